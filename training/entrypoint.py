@@ -1,0 +1,435 @@
+"""The `train` command: SageMaker's training contract from configuration to model artifact.
+
+load -> clean -> train -> evaluate -> gate -> save. Success writes model/ (pipeline, schema,
+evaluation) and output/data/ (evaluation and plots), and exits 0. Any failure writes
+output/failure, whose first sentence is the reason SageMaker shows, leaves model/ without our
+files, and exits non-zero: 1 for bad input or a missed quality bar, 2 for a bug, 128 + the
+signal number when the job was stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from training import model, plots
+from training.artifact import publish_directory, write_file_atomically, write_json
+from training.cleaning import (
+    CleaningReport,
+    FeatureSpec,
+    LabelledData,
+    clean_evaluation_frame,
+    clean_training_frame,
+)
+from training.data import read_channel
+from training.environment import (
+    CONFUSION_MATRIX_FILE,
+    EVALUATION_FILE,
+    KNOWN_CHANNELS,
+    MODEL_FILE,
+    ROC_CURVE_FILE,
+    SCHEMA_FILE,
+    TEST_CHANNEL,
+    TRAIN_CHANNEL,
+    VALIDATION_CHANNEL,
+    TrainingPaths,
+)
+from training.errors import (
+    DataError,
+    HyperparameterError,
+    QualityBarError,
+    TrainingError,
+    TrainingStopped,
+)
+from training.evaluation import SplitEvaluation, evaluate, quality_failures
+from training.hyperparameters import Hyperparameters, parse_hyperparameters
+from training.metric_lines import format_metric_line
+from training.schema import FORMAT_VERSION, SAMPLE_ROWS, build_schema
+
+log = logging.getLogger("training")
+
+EXIT_FAILED = 1
+EXIT_BUG = 2
+USAGE = "usage: python -m training [train]"
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    evaluation: dict[str, Any]
+    model_dir: Path
+
+
+class _Stopped(TrainingStopped):
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(
+            f"received {signal.Signals(signum).name}: the job was stopped or interrupted "
+            "before it finished; no model was written"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments not in ([], ["train"]):
+        sys.stderr.write(f"{USAGE}\n(got: {' '.join(arguments)})\n")
+        return EXIT_BUG
+    _configure_logging()
+    paths = TrainingPaths.from_environment()
+    started = time.monotonic()
+    try:
+        with _stop_on_signals():
+            _clear_failure(paths)
+            run(paths)
+    except _Stopped as stopped:
+        _record_failure(paths, stopped)
+        return 128 + stopped.signum
+    except TrainingError as error:
+        _record_failure(paths, error)
+        return EXIT_FAILED
+    except Exception as error:
+        _record_failure(paths, error)
+        return EXIT_BUG
+    log.info(
+        "training finished in %.1f s; model written to %s",
+        time.monotonic() - started,
+        paths.model_dir,
+    )
+    return 0
+
+
+def run(paths: TrainingPaths) -> TrainingResult:
+    hp = _read_hyperparameters(paths)
+    _check_input_data_config(paths)
+    _log_resource_config(paths)
+
+    train_data, spec, cleaning = clean_training_frame(
+        read_channel(paths.channel(TRAIN_CHANNEL)), hp.target, hp.id_columns
+    )
+    classes = sorted(pd.unique(train_data.labels).tolist())
+    positive_class = _positive_class(hp, classes)
+    test_data = _evaluation_channel(paths, TEST_CHANNEL, hp, spec, classes)
+    validation_data = _evaluation_channel(paths, VALIDATION_CHANNEL, hp, spec, classes)
+    if test_data is None:
+        train_data, test_data = _split(train_data, hp)
+
+    log.info(
+        "training %s on %d rows, evaluating on %d rows",
+        hp.algorithm,
+        len(train_data.labels),
+        len(test_data.labels),
+    )
+    fit_started = time.monotonic()
+    pipeline, search = model.fit(hp, spec, train_data.features, train_data.labels)
+    training_seconds = time.monotonic() - fit_started
+    log.info("fitted in %.2f s", training_seconds)
+
+    evaluations = {
+        "train": evaluate(
+            pipeline, train_data.features, train_data.labels, classes, positive_class, "train"
+        )
+    }
+    if validation_data is not None:
+        evaluations["validation"] = evaluate(
+            pipeline,
+            validation_data.features,
+            validation_data.labels,
+            classes,
+            positive_class,
+            "validation",
+        )
+    test = evaluate(pipeline, test_data.features, test_data.labels, classes, positive_class, "test")
+    evaluations["test"] = test
+    for evaluation in evaluations.values():
+        _print_metrics(evaluation)
+
+    bars = hp.quality_bars()
+    failures = quality_failures(test, bars)
+    report = _evaluation_report(
+        hp,
+        spec,
+        cleaning,
+        classes,
+        positive_class,
+        search,
+        training_seconds,
+        evaluations,
+        bars,
+        failures,
+    )
+    _write_output_data(paths, report, test, classes, positive_class)
+    if failures:
+        raise _quality_error(failures)
+
+    sample = test_data.features.head(SAMPLE_ROWS)
+    schema = build_schema(
+        pipeline, spec, train_data.features, hp.target, classes, positive_class, sample
+    )
+    publish_directory(
+        paths.model_dir,
+        {
+            MODEL_FILE: lambda path: _dump_model(pipeline, path),
+            SCHEMA_FILE: write_json(schema),
+            EVALUATION_FILE: write_json(report),
+        },
+    )
+    return TrainingResult(report, paths.model_dir)
+
+
+def _read_json_config(path: Path, error: type[TrainingError]) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as invalid:
+        raise error(f"{path.name} is not valid JSON: {invalid}") from invalid
+
+
+def _read_hyperparameters(paths: TrainingPaths) -> Hyperparameters:
+    raw: Any = {}
+    if paths.hyperparameters.exists():
+        raw = _read_json_config(paths.hyperparameters, HyperparameterError)
+    if not isinstance(raw, dict):
+        raise HyperparameterError(
+            f"{paths.hyperparameters.name} must hold a JSON object of key/value pairs"
+        )
+    hp, warnings = parse_hyperparameters(raw)
+    for warning in warnings:
+        log.warning("hyperparameter %s", warning)
+    log.info("hyperparameters: %s", json.dumps(hp.as_dict(), sort_keys=True))
+    return hp
+
+
+def _check_input_data_config(paths: TrainingPaths) -> None:
+    if not paths.input_data_config.exists():
+        return
+    channels = _read_json_config(paths.input_data_config, DataError)
+    if not isinstance(channels, dict):
+        raise DataError(f"{paths.input_data_config.name} must hold a JSON object of channels")
+    for name, settings in channels.items():
+        mode = settings.get("TrainingInputMode", "File") if isinstance(settings, dict) else "File"
+        if mode == "Pipe":
+            raise DataError(
+                f"channel {name!r} uses Pipe input mode, which this container does not read; "
+                "use File or FastFile"
+            )
+        if name not in KNOWN_CHANNELS:
+            log.warning(
+                "channel %r is not used (channels read: %s)", name, ", ".join(KNOWN_CHANNELS)
+            )
+    if TRAIN_CHANNEL not in channels:
+        raise DataError(
+            f"no {TRAIN_CHANNEL!r} channel: the job defines {sorted(channels) or 'none'}; "
+            f"name the training data channel {TRAIN_CHANNEL!r}"
+        )
+
+
+def _log_resource_config(paths: TrainingPaths) -> None:
+    if not paths.resource_config.exists():
+        return
+    resources = _read_json_config(paths.resource_config, DataError)
+    if not isinstance(resources, dict):
+        return
+    hosts = resources.get("hosts") or []
+    log.info("running on %s (hosts: %s)", resources.get("current_host"), hosts)
+    if len(hosts) > 1:
+        log.warning(
+            "%d instances were started, but scikit-learn trains on one: set the training "
+            "instance count to 1 to stop paying for the others",
+            len(hosts),
+        )
+
+
+def _positive_class(hp: Hyperparameters, classes: list[Any]) -> Any:
+    if len(classes) != 2:
+        if hp.positive_class is not None:
+            log.warning("positive_class is ignored: the target has %d classes", len(classes))
+        return None
+    if hp.positive_class is None:
+        return classes[-1]
+    for label in classes:
+        if str(label) == hp.positive_class:
+            return label
+    raise HyperparameterError(
+        f"positive_class={hp.positive_class} is not a class of the target "
+        f"(classes: {', '.join(map(str, classes))})"
+    )
+
+
+def _evaluation_channel(
+    paths: TrainingPaths,
+    channel: str,
+    hp: Hyperparameters,
+    spec: FeatureSpec,
+    classes: list[Any],
+) -> LabelledData | None:
+    directory = paths.channel(channel)
+    if not directory.exists():
+        return None
+    data = clean_evaluation_frame(read_channel(directory), hp.target, spec, channel)
+    unknown = sorted(set(pd.unique(data.labels).tolist()) - set(classes), key=str)
+    if unknown:
+        raise DataError(
+            f"the {channel} channel has target classes the train channel does not: "
+            f"{unknown[:10]} (train classes: {classes[:10]})"
+        )
+    return data
+
+
+def _split(data: LabelledData, hp: Hyperparameters) -> tuple[LabelledData, LabelledData]:
+    try:
+        train_x, test_x, train_y, test_y = train_test_split(
+            data.features,
+            data.labels,
+            test_size=hp.test_size,
+            random_state=hp.seed,
+            stratify=data.labels,
+        )
+    except ValueError as error:
+        raise DataError(
+            f"cannot hold out test_size={hp.test_size} of {len(data.labels)} rows with every "
+            f"class on both sides ({error}); add rows, raise test_size or add a test channel"
+        ) from error
+    return (
+        LabelledData(train_x.reset_index(drop=True), train_y.reset_index(drop=True)),
+        LabelledData(test_x.reset_index(drop=True), test_y.reset_index(drop=True)),
+    )
+
+
+def _print_metrics(evaluation: SplitEvaluation) -> None:
+    lines = [
+        format_metric_line(evaluation.split, name, value)
+        for name, value in evaluation.metrics.items()
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def _evaluation_report(
+    hp: Hyperparameters,
+    spec: FeatureSpec,
+    cleaning: CleaningReport,
+    classes: list[Any],
+    positive_class: Any,
+    search: dict[str, Any] | None,
+    training_seconds: float,
+    evaluations: dict[str, SplitEvaluation],
+    bars: dict[str, float],
+    failures: list[str],
+) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "algorithm": hp.algorithm,
+        "hyperparameters": hp.as_dict(),
+        "target": hp.target,
+        "classes": [_plain(label) for label in classes],
+        "positive_class": _plain(positive_class),
+        "features": {"numeric": list(spec.numeric), "categorical": list(spec.categorical)},
+        "cleaning": asdict(cleaning),
+        "search": search,
+        "training_seconds": round(training_seconds, 3),
+        "splits": {split: evaluation.as_dict() for split, evaluation in evaluations.items()},
+        "quality_gate": {"bars": bars, "passed": not failures, "failures": failures},
+    }
+
+
+def _write_output_data(
+    paths: TrainingPaths,
+    report: dict[str, Any],
+    test: SplitEvaluation,
+    classes: list[Any],
+    positive_class: Any,
+) -> None:
+    directory = paths.output_data_dir
+    write_file_atomically(directory / EVALUATION_FILE, write_json(report))
+    write_file_atomically(
+        directory / ROC_CURVE_FILE,
+        lambda path: plots.plot_roc_curve(test, classes, positive_class, path),
+    )
+    write_file_atomically(
+        directory / CONFUSION_MATRIX_FILE,
+        lambda path: plots.plot_confusion_matrix(test, classes, path),
+    )
+
+
+def _quality_error(failures: list[str]) -> TrainingError:
+    return QualityBarError(
+        "; ".join(failures) + ". No model was written; improve the data or the "
+        "hyperparameters, or lower the bar in the stack config."
+    )
+
+
+def _dump_model(pipeline: Pipeline, path: Path) -> None:
+    joblib.dump(pipeline, path)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM (a stopped job) and SIGINT (Ctrl-C) into a clean, recorded stop."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        # A second signal must not interrupt the clean-up of the first.
+        for handled in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(handled, signal.SIG_IGN)
+        raise _Stopped(signum)
+
+    previous = {
+        handled: signal.signal(handled, stop) for handled in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield
+    finally:
+        for handled, handler in previous.items():
+            signal.signal(handled, handler)
+
+
+def _clear_failure(paths: TrainingPaths) -> None:
+    paths.failure_file.unlink(missing_ok=True)
+
+
+def _record_failure(paths: TrainingPaths, error: BaseException) -> None:
+    if isinstance(error, TrainingError):
+        text = f"{error.kind}: {error}\n"
+        log.error("%s", text.strip())
+    else:
+        # The essential sentence first: SageMaker shows only the first 1024 characters.
+        text = (
+            f"Internal error ({type(error).__name__}): {error}. This is a bug in the sagestack "
+            "training container; please report it with this file.\n\n"
+            + "".join(traceback.format_exception(error))
+        )
+        log.exception("internal error", exc_info=error)
+    try:
+        write_file_atomically(paths.failure_file, lambda path: _write_text(path, text))
+    except OSError as unwritable:
+        log.error("could not write %s: %s", paths.failure_file, unwritable)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        stream=sys.stdout,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        force=True,
+    )

@@ -1,0 +1,165 @@
+"""The model: preprocessing and estimator in one scikit-learn pipeline, optionally searched.
+
+The preprocessing travels with the model, so the inference server feeds raw feature values to
+the pipeline and nothing else has to agree on how they are imputed, scaled or encoded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from scipy.stats import loguniform, randint
+from sklearn.base import ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from training.cleaning import FeatureSpec
+from training.hyperparameters import Hyperparameters
+
+log = logging.getLogger(__name__)
+
+PREPROCESS_STEP = "preprocess"
+MODEL_STEP = "model"
+# A proper scoring rule that works for binary and multi-class targets alike.
+SEARCH_SCORING = "neg_log_loss"
+
+_DEFAULT_MAX_ITER = {"logistic_regression": 1000, "hist_gradient_boosting": 100}
+_DEFAULT_MIN_SAMPLES_LEAF = {"random_forest": 1, "hist_gradient_boosting": 20}
+
+_GRIDS: dict[str, dict[str, list[Any]]] = {
+    "logistic_regression": {"C": [0.01, 0.1, 1.0, 10.0, 100.0]},
+    "random_forest": {
+        "n_estimators": [100, 300],
+        "max_depth": [None, 8, 16],
+        "min_samples_leaf": [1, 5],
+    },
+    "hist_gradient_boosting": {
+        "learning_rate": [0.03, 0.1, 0.3],
+        "max_depth": [None, 4, 8],
+        "min_samples_leaf": [10, 20, 50],
+    },
+}
+_DISTRIBUTIONS: dict[str, dict[str, Any]] = {
+    "logistic_regression": {"C": loguniform(1e-3, 1e3)},
+    "random_forest": {
+        "n_estimators": randint(50, 500),
+        "max_depth": [None, 4, 6, 8, 12, 16, 24, 32],
+        "min_samples_leaf": randint(1, 20),
+    },
+    "hist_gradient_boosting": {
+        "learning_rate": loguniform(0.01, 0.5),
+        "max_depth": [None, 3, 4, 6, 8, 12],
+        "min_samples_leaf": randint(5, 100),
+    },
+}
+
+
+def build_estimator(hp: Hyperparameters) -> ClassifierMixin:
+    class_weight = None if hp.class_weight == "none" else hp.class_weight
+    if hp.algorithm == "logistic_regression":
+        return LogisticRegression(
+            C=hp.C,
+            max_iter=hp.max_iter or _DEFAULT_MAX_ITER[hp.algorithm],
+            class_weight=class_weight,
+            random_state=hp.seed,
+        )
+    if hp.algorithm == "random_forest":
+        return RandomForestClassifier(
+            n_estimators=hp.n_estimators,
+            max_depth=hp.max_depth,
+            min_samples_leaf=hp.min_samples_leaf or _DEFAULT_MIN_SAMPLES_LEAF[hp.algorithm],
+            class_weight=class_weight,
+            random_state=hp.seed,
+            n_jobs=-1,
+        )
+    if hp.algorithm == "hist_gradient_boosting":
+        return HistGradientBoostingClassifier(
+            learning_rate=hp.learning_rate,
+            max_iter=hp.max_iter or _DEFAULT_MAX_ITER[hp.algorithm],
+            max_depth=hp.max_depth,
+            min_samples_leaf=hp.min_samples_leaf or _DEFAULT_MIN_SAMPLES_LEAF[hp.algorithm],
+            class_weight=class_weight,
+            random_state=hp.seed,
+        )
+    raise AssertionError(f"algorithm {hp.algorithm!r} passed validation but has no estimator")
+
+
+def build_preprocessor(spec: FeatureSpec) -> ColumnTransformer:
+    transformers: list[tuple[str, Pipeline, list[str]]] = []
+    if spec.numeric:
+        numeric = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median")),
+                # The imputer hands over a fresh array, so scaling it in place is safe.
+                ("scale", StandardScaler(copy=False)),
+            ]
+        )
+        transformers.append(("numeric", numeric, list(spec.numeric)))
+    if spec.categorical:
+        categorical = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="most_frequent")),
+                ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]
+        )
+        transformers.append(("categorical", categorical, list(spec.categorical)))
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def build_pipeline(hp: Hyperparameters, spec: FeatureSpec) -> Pipeline:
+    return Pipeline(
+        [(PREPROCESS_STEP, build_preprocessor(spec)), (MODEL_STEP, build_estimator(hp))]
+    )
+
+
+def fit(
+    hp: Hyperparameters, spec: FeatureSpec, features: pd.DataFrame, labels: pd.Series
+) -> tuple[Pipeline, dict[str, Any] | None]:
+    """Fit the pipeline; with a search, refit the best candidate on all rows and describe it."""
+    pipeline = build_pipeline(hp, spec)
+    if hp.search == "none":
+        pipeline.fit(features, labels)
+        return pipeline, None
+
+    folds = StratifiedKFold(n_splits=hp.search_folds, shuffle=True, random_state=hp.seed)
+    prefixed = f"{MODEL_STEP}__"
+    search: GridSearchCV | RandomizedSearchCV
+    if hp.search == "grid":
+        grid = {prefixed + key: values for key, values in _GRIDS[hp.algorithm].items()}
+        search = GridSearchCV(pipeline, grid, scoring=SEARCH_SCORING, cv=folds, refit=True)
+    else:
+        space = {prefixed + key: values for key, values in _DISTRIBUTIONS[hp.algorithm].items()}
+        search = RandomizedSearchCV(
+            pipeline,
+            space,
+            n_iter=hp.search_iterations,
+            scoring=SEARCH_SCORING,
+            cv=folds,
+            refit=True,
+            random_state=hp.seed,
+        )
+    log.info("searching %s hyperparameters (%s, %d folds)", hp.algorithm, hp.search, folds.n_splits)
+    search.fit(features, labels)
+    best = {key.removeprefix(prefixed): _plain(value) for key, value in search.best_params_.items()}
+    log.info("best candidate: %s (cv %s %.6f)", best, SEARCH_SCORING, search.best_score_)
+    report = {
+        "mode": hp.search,
+        "folds": hp.search_folds,
+        "scoring": SEARCH_SCORING,
+        "candidates": len(search.cv_results_["params"]),
+        "best_params": best,
+        "best_score": float(search.best_score_),
+    }
+    return search.best_estimator_, report
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars from the distributions, as JSON-friendly Python values."""
+    return value.item() if hasattr(value, "item") else value

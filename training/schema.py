@@ -1,0 +1,90 @@
+"""The schema written beside the model: the contract with the inference container.
+
+It tells the server what a request row is (ordered feature names and kinds), what the model
+saw in training (ranges, statistics, categories), what it answers (classes, target, positive
+class), and holds a few sample rows with their expected predictions for post-deploy checks.
+Bump FORMAT_VERSION on any change that an older server could misread.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.pipeline import Pipeline
+
+from training.cleaning import NUMERIC, FeatureSpec
+
+FORMAT_VERSION = 1
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+SAMPLE_ROWS = 5
+# Beyond this many categories the schema keeps the most frequent ones only.
+MAX_LISTED_CATEGORIES = 1000
+
+
+def build_schema(
+    pipeline: Pipeline,
+    spec: FeatureSpec,
+    features: pd.DataFrame,
+    target: str,
+    classes: list[Any],
+    positive_class: Any,
+    sample: pd.DataFrame,
+) -> dict[str, Any]:
+    sample_probabilities = pipeline.predict_proba(sample)
+    sample_labels = [classes[index] for index in np.argmax(sample_probabilities, axis=1)]
+    return {
+        "format_version": FORMAT_VERSION,
+        "sklearn_version": sklearn.__version__,
+        "python_version": platform.python_version(),
+        "target": target,
+        "classes": [_plain(label) for label in classes],
+        "positive_class": _plain(positive_class) if len(classes) == 2 else None,
+        "features": [_describe(name, spec, features[name]) for name in spec.names],
+        "sample": {
+            "rows": [[_plain(value) for value in row] for row in sample.itertuples(index=False)],
+            "predictions": [_plain(label) for label in sample_labels],
+            "probabilities": [[float(p) for p in row] for row in sample_probabilities],
+        },
+    }
+
+
+def _describe(name: str, spec: FeatureSpec, column: pd.Series) -> dict[str, Any]:
+    description: dict[str, Any] = {
+        "name": name,
+        "kind": spec.kind(name),
+        "missing_fraction": float(column.isna().mean()) if len(column) else 0.0,
+    }
+    if spec.kind(name) == NUMERIC:
+        values = column.to_numpy(dtype=float)
+        values = values[~np.isnan(values)]
+        quantiles = np.quantile(values, QUANTILES) if values.size else [math.nan] * len(QUANTILES)
+        description.update(
+            min=_number(values.min() if values.size else math.nan),
+            max=_number(values.max() if values.size else math.nan),
+            mean=_number(values.mean() if values.size else math.nan),
+            std=_number(values.std() if values.size else math.nan),
+            quantiles={str(q): _number(v) for q, v in zip(QUANTILES, quantiles, strict=True)},
+        )
+    else:
+        counts = column.value_counts()
+        description["categories"] = sorted(str(v) for v in counts.index[:MAX_LISTED_CATEGORIES])
+        description["category_count"] = len(counts)
+    return description
+
+
+def _number(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: numpy scalars unwrapped, NaN as null."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
