@@ -1,0 +1,1 @@
+"""The sagestack project CLI: local mode and post-deploy verification (`python -m sagestack`)."""
