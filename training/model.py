@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from scipy.stats import loguniform, randint
 from sklearn.base import ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -46,19 +46,25 @@ _GRIDS: dict[str, dict[str, list[Any]]] = {
         "min_samples_leaf": [10, 20, 50],
     },
 }
-_DISTRIBUTIONS: dict[str, dict[str, Any]] = {
-    "logistic_regression": {"C": loguniform(1e-3, 1e3)},
-    "random_forest": {
-        "n_estimators": randint(50, 500),
-        "max_depth": [None, 4, 6, 8, 12, 16, 24, 32],
-        "min_samples_leaf": randint(1, 20),
-    },
-    "hist_gradient_boosting": {
-        "learning_rate": loguniform(0.01, 0.5),
-        "max_depth": [None, 3, 4, 6, 8, 12],
-        "min_samples_leaf": randint(5, 100),
-    },
-}
+
+
+def _distributions(algorithm: str) -> dict[str, Any]:
+    # scipy.stats takes a second to import; only a random search needs it.
+    from scipy.stats import loguniform, randint
+
+    return {
+        "logistic_regression": {"C": loguniform(1e-3, 1e3)},
+        "random_forest": {
+            "n_estimators": randint(50, 500),
+            "max_depth": [None, 4, 6, 8, 12, 16, 24, 32],
+            "min_samples_leaf": randint(1, 20),
+        },
+        "hist_gradient_boosting": {
+            "learning_rate": loguniform(0.01, 0.5),
+            "max_depth": [None, 3, 4, 6, 8, 12],
+            "min_samples_leaf": randint(5, 100),
+        },
+    }[algorithm]
 
 
 def build_estimator(hp: Hyperparameters) -> ClassifierMixin:
@@ -91,25 +97,34 @@ def build_estimator(hp: Hyperparameters) -> ClassifierMixin:
     raise AssertionError(f"algorithm {hp.algorithm!r} passed validation but has no estimator")
 
 
-def build_preprocessor(spec: FeatureSpec) -> ColumnTransformer:
+def build_preprocessor(spec: FeatureSpec) -> ColumnTransformer | Pipeline:
+    """Numeric features: median-imputed and scaled; categorical: most-frequent and one-hot.
+
+    With numeric features only, the numeric pipeline is the whole preprocessing: a
+    ColumnTransformer around it would copy the training matrix twice more (select, stack).
+    """
+    numeric = Pipeline(
+        [
+            # The same medians as strategy="median", three times faster: that one sorts a
+            # masked copy of every column (8 s for 800k rows x 30 here). numpy.median
+            # pickles as a reference, so the inference image needs nothing more.
+            ("impute", SimpleImputer(strategy=np.median)),
+            # The imputer hands over a fresh array, so scaling it in place is safe.
+            ("scale", StandardScaler(copy=False)),
+        ]
+    )
+    if not spec.categorical:
+        return numeric
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
     transformers: list[tuple[str, Pipeline, list[str]]] = []
     if spec.numeric:
-        numeric = Pipeline(
-            [
-                ("impute", SimpleImputer(strategy="median")),
-                # The imputer hands over a fresh array, so scaling it in place is safe.
-                ("scale", StandardScaler(copy=False)),
-            ]
-        )
         transformers.append(("numeric", numeric, list(spec.numeric)))
-    if spec.categorical:
-        categorical = Pipeline(
-            [
-                ("impute", SimpleImputer(strategy="most_frequent")),
-                ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-            ]
-        )
-        transformers.append(("categorical", categorical, list(spec.categorical)))
+    transformers.append(("categorical", categorical, list(spec.categorical)))
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
 
@@ -135,7 +150,7 @@ def fit(
         grid = {prefixed + key: values for key, values in _GRIDS[hp.algorithm].items()}
         search = GridSearchCV(pipeline, grid, scoring=SEARCH_SCORING, cv=folds, refit=True)
     else:
-        space = {prefixed + key: values for key, values in _DISTRIBUTIONS[hp.algorithm].items()}
+        space = {prefixed + key: values for key, values in _distributions(hp.algorithm).items()}
         search = RandomizedSearchCV(
             pipeline,
             space,

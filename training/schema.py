@@ -22,6 +22,9 @@ from training.cleaning import NUMERIC, FeatureSpec
 FORMAT_VERSION = 1
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SAMPLE_ROWS = 5
+# mean, std and quantiles come from at most this many rows: as good for drift checks, and it
+# keeps the schema's cost flat on large data. min, max and the missing fraction use every row.
+STATISTICS_SAMPLE = 100_000
 # Beyond this many categories the schema keeps the most frequent ones only.
 MAX_LISTED_CATEGORIES = 1000
 
@@ -36,6 +39,11 @@ def build_schema(
     sample: pd.DataFrame,
 ) -> dict[str, Any]:
     sample_probabilities = pipeline.predict_proba(sample)
+    sample_rows = None
+    if len(features) > STATISTICS_SAMPLE:
+        sample_rows = np.sort(
+            np.random.default_rng(0).choice(len(features), STATISTICS_SAMPLE, replace=False)
+        )
     sample_labels = [classes[index] for index in np.argmax(sample_probabilities, axis=1)]
     return {
         "format_version": FORMAT_VERSION,
@@ -44,7 +52,7 @@ def build_schema(
         "target": target,
         "classes": [_plain(label) for label in classes],
         "positive_class": _plain(positive_class) if len(classes) == 2 else None,
-        "features": [_describe(name, spec, features[name]) for name in spec.names],
+        "features": [_describe(name, spec, features[name], sample_rows) for name in spec.names],
         "sample": {
             "rows": [[_plain(value) for value in row] for row in sample.itertuples(index=False)],
             "predictions": [_plain(label) for label in sample_labels],
@@ -53,25 +61,37 @@ def build_schema(
     }
 
 
-def _describe(name: str, spec: FeatureSpec, column: pd.Series) -> dict[str, Any]:
-    description: dict[str, Any] = {
-        "name": name,
-        "kind": spec.kind(name),
-        "missing_fraction": float(column.isna().mean()) if len(column) else 0.0,
-    }
+def _describe(
+    name: str, spec: FeatureSpec, column: pd.Series, sample_rows: np.ndarray | None
+) -> dict[str, Any]:
+    description: dict[str, Any] = {"name": name, "kind": spec.kind(name)}
     if spec.kind(name) == NUMERIC:
         values = column.to_numpy(dtype=float)
-        values = values[~np.isnan(values)]
-        quantiles = np.quantile(values, QUANTILES) if values.size else [math.nan] * len(QUANTILES)
+        missing = int(np.count_nonzero(np.isnan(values)))
+        sampled = values if sample_rows is None else values[sample_rows]
+        sampled = sampled[~np.isnan(sampled)]
+        present = values.size > missing
         description.update(
-            min=_number(values.min() if values.size else math.nan),
-            max=_number(values.max() if values.size else math.nan),
-            mean=_number(values.mean() if values.size else math.nan),
-            std=_number(values.std() if values.size else math.nan),
-            quantiles={str(q): _number(v) for q, v in zip(QUANTILES, quantiles, strict=True)},
+            missing_fraction=missing / values.size if values.size else 0.0,
+            # fmin/fmax skip NaN without allocating: exact over every value, at no cost.
+            min=_number(float(np.fmin.reduce(values)) if present else math.nan),
+            max=_number(float(np.fmax.reduce(values)) if present else math.nan),
+            mean=_number(float(sampled.mean()) if sampled.size else math.nan),
+            std=_number(float(sampled.std()) if sampled.size else math.nan),
+            quantiles={
+                str(q): _number(float(v))
+                for q, v in zip(
+                    QUANTILES,
+                    np.quantile(sampled, QUANTILES)
+                    if sampled.size
+                    else [math.nan] * len(QUANTILES),
+                    strict=True,
+                )
+            },
         )
     else:
         counts = column.value_counts()
+        description["missing_fraction"] = float(column.isna().mean()) if len(column) else 0.0
         description["categories"] = sorted(str(v) for v in counts.index[:MAX_LISTED_CATEGORIES])
         description["category_count"] = len(counts)
     return description

@@ -1,0 +1,60 @@
+"""README.md documents what the code does: commands, hyperparameters, metric format."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import REPO
+from training.hyperparameters import DEFAULTS, SPECS
+from training.metric_lines import metric_regex
+
+README = (REPO / "README.md").read_text()
+
+
+def _hyperparameter_rows() -> dict[str, str]:
+    section = README.split("### Hyperparameters", 1)[1].split("\n### ", 1)[0]
+    return dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", section, re.MULTILINE))
+
+
+def test_every_hyperparameter_is_documented_once() -> None:
+    assert sorted(_hyperparameter_rows()) == sorted(SPECS)
+
+
+@pytest.mark.parametrize("key", sorted(SPECS))
+def test_documented_default_is_the_real_default(key: str) -> None:
+    documented = _hyperparameter_rows()[key].strip("`")
+    default = getattr(DEFAULTS, key)
+    if default is None:
+        assert documented == "none"
+    elif default == ():
+        assert documented == "(none)"
+    else:
+        assert documented == str(default)
+
+
+def test_the_two_commands_come_first() -> None:
+    first_block = README.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
+    assert commands == ["make local", "make test"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    lines = [
+        line
+        for line in (REPO / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[-1] == "make test"
+
+
+def test_documented_metric_regex_is_the_real_one() -> None:
+    assert f"`{metric_regex('test', 'f1')}`" in README
+
+
+def test_every_make_target_in_the_readme_exists() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z-]+):", makefile, re.MULTILINE))
+    for target in re.findall(r"`make ([a-z-]+)`", README):
+        assert target in targets, target
