@@ -1,0 +1,151 @@
+"""The routes: /ping, /invocations and /execution-parameters, with their errors and counters.
+
+Every error body is JSON `{"error": {"code": ..., "message": ...}}`. A 500 is kept for a bug:
+it is logged with its traceback but without the request's data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inference import codecs
+from inference.artifact import Schema
+from inference.codecs import Decoder, RequestError
+from inference.http import Request, Response
+from inference.predictor import Predictor
+
+log = logging.getLogger("inference")
+
+CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
+_ALLOWED = {"/ping": "GET", "/invocations": "POST", "/execution-parameters": "GET"}
+# Latency histogram buckets: 2^(k/4) microseconds, from 1 µs to over a minute.
+_BUCKETS = np.array([2 ** (k / 4) for k in range(108)])
+
+
+@dataclass
+class Stats:
+    """What one worker did since the last summary line."""
+
+    started: float = field(default_factory=time.monotonic)
+    statuses: Counter[int] = field(default_factory=Counter)
+    violations: Counter[str] = field(default_factory=Counter)
+    rows: int = 0
+    latency_counts: np.ndarray = field(default_factory=lambda: np.zeros(len(_BUCKETS) + 1, int))
+
+    def record(self, status: int, seconds: float | None) -> None:
+        self.statuses[status] += 1
+        if seconds is not None:
+            self.latency_counts[int(np.searchsorted(_BUCKETS, seconds * 1e6))] += 1
+
+    def percentile_ms(self, fraction: float) -> float | None:
+        total = int(self.latency_counts.sum())
+        if not total:
+            return None
+        bucket = int(np.searchsorted(np.cumsum(self.latency_counts), fraction * total))
+        upper = _BUCKETS[min(bucket, len(_BUCKETS) - 1)]
+        return round(float(upper) / 1000, 3)
+
+    def summary(self, worker: int) -> dict[str, Any]:
+        return {
+            "event": "summary",
+            "worker": worker,
+            "interval_seconds": round(time.monotonic() - self.started, 1),
+            "requests": {str(status): count for status, count in sorted(self.statuses.items())},
+            "rows_predicted": self.rows,
+            "schema_violations": dict(sorted(self.violations.items())),
+            "latency_ms": {"p50": self.percentile_ms(0.5), "p99": self.percentile_ms(0.99)},
+        }
+
+
+class App:
+    def __init__(self, predictor: Predictor, schema: Schema, max_payload_bytes: int) -> None:
+        self._predictor = predictor
+        self._schema = schema
+        self._decoder = Decoder(schema)
+        self._max_payload_bytes = max_payload_bytes
+        self._classes = [c.item() if isinstance(c, np.generic) else c for c in predictor.classes]
+        self.stats = Stats()
+
+    def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response = self._route(request)
+        except RequestError as error:
+            if error.status in (400, 413):
+                self.stats.violations[error.code] += 1
+            response = self.error(error.status, error.code, error.message)
+        except Exception:
+            # A bug: the traceback goes to the log, the request's data does not.
+            log.exception(
+                "internal error", extra={"path": request.path, "bytes": len(request.body)}
+            )
+            response = self.error(500, "internal_error", "internal server error")
+        invocation = request.path == "/invocations"
+        self.stats.record(response.status, time.perf_counter() - started if invocation else None)
+        return response
+
+    @staticmethod
+    def error(status: int, code: str, message: str) -> Response:
+        return Response(status, codecs.error_body(code, message), codecs.JSON)
+
+    def protocol_error(self, status: int, code: str, message: str) -> Response:
+        """Framing failures caught by the HTTP layer (too large, malformed, too slow)."""
+        if status in (400, 413):
+            self.stats.violations[code] += 1
+        self.stats.record(status, None)
+        return self.error(status, code, message)
+
+    def _route(self, request: Request) -> Response:
+        allowed = _ALLOWED.get(request.path)
+        if allowed is None:
+            raise RequestError(404, "not_found", f"no route {request.path!r}; see /ping")
+        if request.method != allowed:
+            response = self.error(
+                405, "method_not_allowed", f"{request.path} takes {allowed}, not {request.method}"
+            )
+            response.headers["Allow"] = allowed
+            return response
+        if request.path == "/ping":
+            # The model was loaded and self-checked before this worker started listening.
+            return Response(200)
+        if request.path == "/execution-parameters":
+            return Response(200, self._execution_parameters(), codecs.JSON)
+        return self._invoke(request)
+
+    def _invoke(self, request: Request) -> Response:
+        accept = codecs.negotiate(request.headers.get("accept"))
+        content_type = codecs.media_type(request.headers.get("content-type"))
+        batch = self._decoder.decode(content_type, request.body)
+        probabilities = self._predictor.predict_proba(batch)
+        labels = self._predictor.labels(probabilities).tolist()
+        self.stats.rows += batch.rows
+        show = _probabilities_wanted(request.headers.get(CUSTOM_ATTRIBUTES))
+        body = codecs.encode(accept, labels, probabilities if show else None, self._classes)
+        return Response(200, body, accept)
+
+    def _execution_parameters(self) -> bytes:
+        return json.dumps(
+            {
+                "MaxConcurrentTransforms": 1,
+                "BatchStrategy": "MULTI_RECORD",
+                "MaxPayloadInMB": max(1, self._max_payload_bytes // 1_048_576),
+            }
+        ).encode()
+
+
+def _probabilities_wanted(attributes: str | None) -> bool:
+    """`probabilities=false` among the custom attributes (`;` or `,` separated) turns them off."""
+    if not attributes:
+        return True
+    for pair in attributes.replace(";", ",").split(","):
+        key, _, value = pair.partition("=")
+        if key.strip().lower() == "probabilities":
+            return value.strip().lower() not in ("false", "0", "no", "off")
+    return True

@@ -1,0 +1,120 @@
+"""Loading the model directory that the training container wrote, and refusing a bad one.
+
+A missing, corrupt or incompatible artifact raises ArtifactError with one clear sentence: the
+server logs it and exits non-zero, so SageMaker never routes traffic to a server that would
+answer 500s.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference.environment import MODEL_FILE, SCHEMA_FILE
+
+# The schema versions this server reads (training's FORMAT_VERSION).
+SUPPORTED_FORMAT_VERSIONS = frozenset({1})
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+
+
+class ArtifactError(Exception):
+    """The model directory cannot be served."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Schema:
+    features: tuple[Feature, ...]
+    classes: tuple[Any, ...]
+    target: str
+    sample_rows: tuple[tuple[Any, ...], ...]
+    sample_predictions: tuple[Any, ...]
+    sample_probabilities: tuple[tuple[float, ...], ...]
+    raw: dict[str, Any]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(feature.name for feature in self.features)
+
+    @property
+    def numeric_positions(self) -> tuple[int, ...]:
+        return tuple(i for i, feature in enumerate(self.features) if feature.kind == NUMERIC)
+
+    @property
+    def categorical_positions(self) -> tuple[int, ...]:
+        return tuple(i for i, feature in enumerate(self.features) if feature.kind == CATEGORICAL)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    pipeline: Any
+    schema: Schema
+
+
+def load_artifact(model_dir: Path) -> Artifact:
+    if not model_dir.is_dir():
+        raise ArtifactError(f"model directory {model_dir} does not exist")
+    schema = load_schema(model_dir / SCHEMA_FILE)
+    pipeline = _load_pipeline(model_dir / MODEL_FILE)
+    return Artifact(pipeline, schema)
+
+
+def load_schema(path: Path) -> Schema:
+    if not path.is_file():
+        raise ArtifactError(f"{path.name} is missing from the model directory {path.parent}")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ArtifactError(f"{path.name} is not valid JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise ArtifactError(f"{path.name} must hold a JSON object")
+    version = raw.get("format_version")
+    if version not in SUPPORTED_FORMAT_VERSIONS:
+        raise ArtifactError(
+            f"{path.name} has format_version {version!r}; this server reads "
+            f"{sorted(SUPPORTED_FORMAT_VERSIONS)}: retrain with the matching training image"
+        )
+    try:
+        features = tuple(Feature(str(f["name"]), str(f["kind"])) for f in raw["features"])
+        sample = raw["sample"]
+        schema = Schema(
+            features=features,
+            classes=tuple(raw["classes"]),
+            target=str(raw["target"]),
+            sample_rows=tuple(tuple(row) for row in sample["rows"]),
+            sample_predictions=tuple(sample["predictions"]),
+            sample_probabilities=tuple(tuple(map(float, p)) for p in sample["probabilities"]),
+            raw=raw,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"{path.name} is incomplete or malformed ({error!r})") from None
+    unknown = {feature.kind for feature in features} - {NUMERIC, CATEGORICAL}
+    if not features or unknown or len(schema.classes) < 2:
+        raise ArtifactError(
+            f"{path.name} is malformed: it needs features of kind numeric or categorical "
+            "and at least two classes"
+        )
+    return schema
+
+
+def _load_pipeline(path: Path) -> Any:
+    if not path.is_file():
+        raise ArtifactError(f"{path.name} is missing from the model directory {path.parent}")
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as error:
+        # Unpickling can fail in many ways (truncated file, other library versions); each
+        # means the same thing here: this artifact cannot be served.
+        raise ArtifactError(
+            f"{path.name} could not be loaded ({type(error).__name__}: {error})"
+        ) from None

@@ -1,0 +1,397 @@
+"""Request bodies in, responses out: the content types the server speaks.
+
+Decoders turn a body into a Batch (numeric and categorical values in schema order) and reject
+bad input with a RequestError that says what is wrong and where (1-based row, feature name).
+Numeric features take numbers; missing values (an empty CSV field, JSON null, NaN) go to the
+model's imputers; infinity is refused. Categorical features take text, kept exactly as sent
+(numbers and booleans are read as their text, as training did); blank text is a missing value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from inference.artifact import Schema
+from inference.predictor import Batch, FloatArray
+
+CSV = "text/csv"
+JSON = "application/json"
+JSON_LINES = "application/jsonlines"
+NPY = "application/x-npy"
+# Accepted spellings of the same types.
+_ALIASES = {"application/jsonl": JSON_LINES, "application/x-jsonlines": JSON_LINES}
+REQUEST_TYPES = (CSV, JSON, JSON_LINES, NPY)
+RESPONSE_TYPES = (JSON, CSV, JSON_LINES)
+
+
+class RequestError(Exception):
+    """A request the server refuses: HTTP status, a stable code, and a message for people."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def media_type(header: str | None) -> str:
+    """`Text/CSV; charset=utf-8` -> `text/csv`."""
+    if not header:
+        return ""
+    value = header.split(";", 1)[0].strip().lower()
+    return _ALIASES.get(value, value)
+
+
+def negotiate(accept: str | None) -> str:
+    """The best response type for an Accept header; JSON when anything goes."""
+    if not accept or not accept.strip():
+        return JSON
+    offers: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        pieces = [piece.strip() for piece in part.split(";")]
+        kind = _ALIASES.get(pieces[0].lower(), pieces[0].lower())
+        quality = 1.0
+        for parameter in pieces[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality <= 0:
+            continue
+        if kind in ("*/*", "application/*"):
+            kind = JSON
+        elif kind == "text/*":
+            kind = CSV
+        if kind in RESPONSE_TYPES:
+            # Highest quality first; on a tie, the order the client listed them in.
+            offers.append((-quality, position, kind))
+    if not offers:
+        raise RequestError(
+            406,
+            "not_acceptable",
+            f"cannot answer in {accept!r}; supported: {', '.join(RESPONSE_TYPES)}",
+        )
+    return min(offers)[2]
+
+
+@dataclass(frozen=True)
+class Decoder:
+    schema: Schema
+
+    def decode(self, content_type: str, body: bytes) -> Batch:
+        if not body.strip():
+            raise RequestError(400, "empty_body", "the request body is empty")
+        decode = self._decoders().get(content_type)
+        if decode is None:
+            raise RequestError(
+                415,
+                "unsupported_content_type",
+                f"Content-Type {content_type or '(none)'!r} is not supported; "
+                f"use one of: {', '.join(REQUEST_TYPES)}",
+            )
+        return decode(body)
+
+    def _decoders(self) -> dict[str, Callable[[bytes], Batch]]:
+        return {CSV: self._csv, JSON: self._json, JSON_LINES: self._json_lines, NPY: self._npy}
+
+    # -- CSV ------------------------------------------------------------------------------
+
+    def _csv(self, body: bytes) -> Batch:
+        text = _text(body)
+        if '"' not in text and "\r" not in text:
+            rows = [line.split(",") for line in text.split("\n") if line]
+        else:
+            try:
+                rows = [
+                    row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row
+                ]
+            except csv.Error as error:
+                raise RequestError(400, "malformed_csv", f"malformed CSV: {error}") from None
+        if rows and [cell.strip() for cell in rows[0]] == list(self.schema.names):
+            rows = rows[1:]
+        if not rows:
+            raise RequestError(400, "empty_body", "the CSV body holds no data row")
+        width = len(self.schema.features)
+        for index, row in enumerate(rows):
+            if len(row) != width:
+                raise RequestError(
+                    400,
+                    "wrong_feature_count",
+                    f"row {index + 1} has {len(row)} values; the model takes {width} "
+                    f"({_names(self.schema)})",
+                )
+        return self._from_text_rows(rows)
+
+    def _from_text_rows(self, rows: list[list[str]]) -> Batch:
+        numeric = np.empty((len(rows), len(self.schema.numeric_positions)), dtype=np.float64)
+        for target, position in enumerate(self.schema.numeric_positions):
+            column = [row[position] for row in rows]
+            numeric[:, target] = self._numeric_column(column, position)
+        categorical = np.empty((len(rows), len(self.schema.categorical_positions)), dtype=object)
+        for target, position in enumerate(self.schema.categorical_positions):
+            for index, row in enumerate(rows):
+                value = row[position]
+                categorical[index, target] = value if value.strip() else None
+        return Batch(numeric, categorical)
+
+    def _numeric_column(self, column: list[str], position: int) -> FloatArray:
+        try:
+            # numpy parses text to float in C: one call for the whole column.
+            cleaned = [cell.strip() or "nan" for cell in column]
+            values = np.asarray(cleaned, dtype=np.str_).astype(np.float64)
+        except ValueError:
+            for index, cell in enumerate(column):
+                _parse_number(cell, index, self.schema.names[position])
+            raise  # pragma: no cover - the loop above finds the cell
+        if not np.isfinite(values[~np.isnan(values)]).all():
+            index = int(np.flatnonzero(np.isinf(values))[0])
+            raise _not_finite(index, self.schema.names[position], column[index])
+        return values
+
+    # -- JSON -----------------------------------------------------------------------------
+
+    def _json(self, body: bytes) -> Batch:
+        document = _load_json(body, "JSON")
+        if isinstance(document, dict):
+            if "instances" not in document:
+                raise RequestError(
+                    400,
+                    "malformed_json",
+                    'a JSON object body needs an "instances" list of rows',
+                )
+            document = document["instances"]
+        if not isinstance(document, list):
+            raise RequestError(400, "malformed_json", "the JSON body must be a list of rows")
+        if document and not isinstance(document[0], list | dict):
+            # A bare list of values: one row.
+            document = [document]
+        if not document:
+            raise RequestError(400, "empty_body", "the JSON body holds no row")
+        return self.decode_rows(document)
+
+    def _json_lines(self, body: bytes) -> Batch:
+        rows: list[Any] = []
+        for number, line in enumerate(_text(body).splitlines(), start=1):
+            if not line.strip():
+                continue
+            row = _load_json(line.encode(), f"JSON on line {number}")
+            if isinstance(row, dict) and "features" in row:
+                row = row["features"]
+            rows.append(row)
+        if not rows:
+            raise RequestError(400, "empty_body", "the JSON lines body holds no row")
+        return self.decode_rows(rows)
+
+    def decode_rows(self, rows: Sequence[Any]) -> Batch:
+        """Rows as JSON gives them: lists in schema order, or objects of name to value."""
+        names = self.schema.names
+        width = len(names)
+        index_of = {name: i for i, name in enumerate(names)}
+        ordered: list[Sequence[Any]] = []
+        for number, row in enumerate(rows, start=1):
+            if isinstance(row, dict):
+                unknown = [key for key in row if key not in index_of]
+                if unknown:
+                    raise RequestError(
+                        400,
+                        "unknown_feature",
+                        f"row {number} names unknown features {unknown[:5]} "
+                        f"(the model takes: {_names(self.schema)})",
+                    )
+                missing = [name for name in names if name not in row]
+                if missing:
+                    raise RequestError(
+                        400,
+                        "missing_feature",
+                        f"row {number} lacks features {missing[:5]}; send null for a missing value",
+                    )
+                ordered.append([row[name] for name in names])
+            elif isinstance(row, list):
+                if len(row) != width:
+                    raise RequestError(
+                        400,
+                        "wrong_feature_count",
+                        f"row {number} has {len(row)} values; the model takes {width} "
+                        f"({_names(self.schema)})",
+                    )
+                ordered.append(row)
+            else:
+                raise RequestError(
+                    400,
+                    "malformed_json",
+                    f"row {number} is {type(row).__name__}; rows are lists of values or "
+                    "objects of feature names to values",
+                )
+        numeric = np.empty((len(ordered), len(self.schema.numeric_positions)), dtype=np.float64)
+        categorical = np.empty((len(ordered), len(self.schema.categorical_positions)), dtype=object)
+        numeric_positions = self.schema.numeric_positions
+        categorical_positions = self.schema.categorical_positions
+        for index, row in enumerate(ordered):
+            for target, position in enumerate(numeric_positions):
+                numeric[index, target] = _json_number(row[position], index, names[position])
+            for target, position in enumerate(categorical_positions):
+                categorical[index, target] = _json_text(row[position], index, names[position])
+        return Batch(numeric, categorical)
+
+    # -- NPY ------------------------------------------------------------------------------
+
+    def _npy(self, body: bytes) -> Batch:
+        if self.schema.categorical_positions:
+            raise RequestError(
+                415,
+                "unsupported_content_type",
+                f"{NPY} carries numbers only and this model has categorical features; "
+                f"use {CSV}, {JSON} or {JSON_LINES}",
+            )
+        try:
+            array = np.load(io.BytesIO(body), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            raise RequestError(400, "malformed_npy", f"not a .npy array: {error}") from None
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+        if array.ndim != 2 or array.shape[1] != len(self.schema.features):
+            raise RequestError(
+                400,
+                "wrong_feature_count",
+                f"the array has shape {array.shape}; the model takes rows of "
+                f"{len(self.schema.features)} values",
+            )
+        if array.shape[0] == 0:
+            raise RequestError(400, "empty_body", "the array holds no row")
+        if array.dtype.kind not in "biuf":
+            raise RequestError(400, "not_a_number", f"the array holds {array.dtype}, not numbers")
+        values = array.astype(np.float64)
+        infinite = np.argwhere(np.isinf(values))
+        if infinite.size:
+            row, column = (int(i) for i in infinite[0])
+            raise _not_finite(row, self.schema.names[column], str(values[row, column]))
+        return Batch(values, np.empty((values.shape[0], 0), dtype=object))
+
+
+def encode(
+    content_type: str,
+    labels: Sequence[Any],
+    probabilities: FloatArray | None,
+    classes: Sequence[Any],
+) -> bytes:
+    """The response body: one entry per row, with the label and (unless off) probabilities."""
+    keys = [str(label) for label in classes]
+    if content_type == CSV:
+        lines = []
+        for index, label in enumerate(labels):
+            cells = [_csv_cell(label)]
+            if probabilities is not None:
+                cells.extend(repr(float(p)) for p in probabilities[index])
+            lines.append(",".join(cells))
+        return ("\n".join(lines) + "\n").encode()
+    entries = []
+    for index, label in enumerate(labels):
+        entry: dict[str, Any] = {"label": label}
+        if probabilities is not None:
+            entry["probabilities"] = dict(zip(keys, probabilities[index].tolist(), strict=True))
+        entries.append(entry)
+    if content_type == JSON_LINES:
+        return ("\n".join(json.dumps(entry) for entry in entries) + "\n").encode()
+    return json.dumps({"predictions": entries}).encode()
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RequestError(
+            400, "not_utf8", f"the body is not UTF-8 text (byte {error.start})"
+        ) from None
+
+
+def _load_json(body: bytes, what: str) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise RequestError(400, "malformed_json", f"malformed {what}: {error}") from None
+
+
+def _parse_number(cell: str, index: int, name: str) -> float:
+    text = cell.strip()
+    if not text:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise RequestError(
+            400,
+            "not_a_number",
+            f"row {index + 1}, feature {name!r}: {_shown(text)} is not a number",
+        ) from None
+
+
+def _json_number(value: Any, index: int, name: str) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise RequestError(
+            400,
+            "not_a_number",
+            f"row {index + 1}, feature {name!r}: {_shown(json.dumps(value))} is not a number",
+        )
+    number = _parse_number(value, index, name) if isinstance(value, str) else float(value)
+    if math.isinf(number):
+        raise _not_finite(index, name, str(value))
+    return number
+
+
+def _json_text(value: Any, index: int, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return str(int(value)) if value.is_integer() else str(value)
+    if isinstance(value, int | str):
+        text = str(value)
+        return text if text.strip() else None
+    raise RequestError(
+        400,
+        "not_a_category",
+        f"row {index + 1}, feature {name!r}: {_shown(json.dumps(value))} is not a category",
+    )
+
+
+def _not_finite(index: int, name: str, value: str) -> RequestError:
+    return RequestError(
+        400,
+        "not_finite",
+        f"row {index + 1}, feature {name!r}: {_shown(value)} is not finite; send null or an "
+        "empty field for a missing value",
+    )
+
+
+def _names(schema: Schema) -> str:
+    names = list(schema.names)
+    shown = ", ".join(names[:10])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _csv_cell(value: Any) -> str:
+    text = str(value)
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text

@@ -1,0 +1,261 @@
+"""A small HTTP/1.1 server protocol on asyncio: just what SageMaker hosting speaks.
+
+Keep-alive and pipelined requests, bodies by Content-Length or chunked transfer encoding,
+a payload limit enforced before the body is buffered, a read timeout, and a drain mode that
+finishes the request in hand and then closes. The handler is a plain function from Request
+to Response: routing and content live in `inference.app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+MAX_HEADER_BYTES = 65_536
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    408: "Request Timeout",
+    411: "Length Required",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    505: "HTTP Version Not Supported",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Request], Response]
+# Turns a protocol-level failure (bad framing, too large, too slow) into a Response.
+ErrorResponder = Callable[[int, str, str], Response]
+
+
+class HttpProtocol(asyncio.Protocol):
+    def __init__(
+        self,
+        handler: Handler,
+        on_error: ErrorResponder,
+        max_body_bytes: int,
+        timeout_seconds: float,
+        connections: set[HttpProtocol],
+    ) -> None:
+        self._handler = handler
+        self._on_error = on_error
+        self._max_body = max_body_bytes
+        self._timeout = timeout_seconds
+        self._connections = connections
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._draining = False
+        self._closed = False
+        # After an early 413: request bytes still to read and drop before closing, so the
+        # client, still sending, reads our answer instead of a connection reset.
+        self._discard = 0
+
+    # -- asyncio callbacks ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._connections.add(self)
+        self._arm_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self._discard:
+            self._discard = max(0, self._discard - len(data))
+            if not self._discard:
+                self._close()
+            return
+        self._buffer += data
+        self._arm_timer()
+        while not self._closed and self._buffer:
+            request = self._next_request()
+            if request is None:
+                return
+            keep_alive = _keep_alive(request) and not self._draining
+            self._send(self._handler(request), keep_alive)
+            if not keep_alive:
+                self._close()
+                return
+        if self._draining and not self._buffer:
+            self._close()
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Finish a request in hand, then close; an idle connection closes now."""
+        self._draining = True
+        if not self._buffer:
+            self._close()
+
+    # -- framing ------------------------------------------------------------------------------
+
+    def _next_request(self) -> Request | None:
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buffer) > MAX_HEADER_BYTES:
+                self._fail(431, "headers_too_large", "the request headers are too large")
+            return None
+        try:
+            head = bytes(self._buffer[:end]).decode("latin-1")
+            method, path, version, headers = _parse_head(head)
+        except ValueError as error:
+            self._fail(400, "malformed_request", str(error))
+            return None
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            self._fail(505, "http_version", f"{version} is not supported")
+            return None
+        body_start = end + 4
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body, consumed = self._chunked_body(body_start)
+            if body is None:
+                return None
+        else:
+            length_text = headers.get("content-length", "0").strip() or "0"
+            if not length_text.isdigit():
+                self._fail(400, "malformed_request", "Content-Length is not a number")
+                return None
+            length = int(length_text)
+            if length > self._max_body:
+                self._too_large(length, unread=length - (len(self._buffer) - body_start))
+                return None
+            if len(self._buffer) - body_start < length:
+                return None
+            body = bytes(self._buffer[body_start : body_start + length])
+            consumed = body_start + length
+        del self._buffer[:consumed]
+        return Request(method, path, headers, body)
+
+    def _chunked_body(self, start: int) -> tuple[bytes | None, int]:
+        chunks: list[bytes] = []
+        size_total = 0
+        position = start
+        while True:
+            line_end = self._buffer.find(b"\r\n", position)
+            if line_end < 0:
+                return None, 0
+            size_text = bytes(self._buffer[position:line_end]).split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                self._fail(400, "malformed_request", "malformed chunk size")
+                return None, 0
+            size_total += size
+            if size_total > self._max_body:
+                self._too_large(size_total)
+                return None, 0
+            data_start = line_end + 2
+            if size == 0:
+                trailer_end = self._buffer.find(b"\r\n\r\n", line_end)
+                if trailer_end < 0:
+                    return None, 0
+                return b"".join(chunks), trailer_end + 4
+            if len(self._buffer) < data_start + size + 2:
+                return None, 0
+            chunks.append(bytes(self._buffer[data_start : data_start + size]))
+            position = data_start + size + 2
+
+    # -- output -------------------------------------------------------------------------------
+
+    def _send(self, response: Response, keep_alive: bool) -> None:
+        if self._transport is None or self._closed:
+            return
+        lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Unknown')}"]
+        if response.content_type:
+            lines.append(f"Content-Type: {response.content_type}")
+        lines.append(f"Content-Length: {len(response.body)}")
+        lines.extend(f"{name}: {value}" for name, value in response.headers.items())
+        if not keep_alive:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self._transport.write(head + response.body if len(response.body) < 65_536 else head)
+        if len(response.body) >= 65_536:
+            self._transport.write(response.body)
+
+    def _fail(self, status: int, code: str, message: str, unread: int = 0) -> None:
+        self._send(self._on_error(status, code, message), keep_alive=False)
+        if unread > 0:
+            self._buffer.clear()
+            self._discard = unread
+            return
+        self._close()
+
+    def _too_large(self, length: int, unread: int = 0) -> None:
+        self._fail(
+            413,
+            "payload_too_large",
+            f"the body has {length} bytes; the limit is {self._max_body}",
+            unread,
+        )
+
+    def _close(self) -> None:
+        if not self._closed and self._transport is not None:
+            self._closed = True
+            self._buffer.clear()
+            self._transport.close()
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._timeout, self._timed_out)
+
+    def _timed_out(self) -> None:
+        if self._closed:
+            return
+        if self._discard:
+            self._close()
+        elif self._buffer:
+            self._fail(408, "request_timeout", "the request did not arrive in time")
+        else:
+            self._close()
+
+
+def _parse_head(head: str) -> tuple[str, str, str, dict[str, str]]:
+    lines = head.split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3:
+        raise ValueError(f"malformed request line {lines[0][:100]!r}")
+    method, target, version = parts
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, separator, value = line.partition(":")
+        if not separator or not name or name != name.strip():
+            raise ValueError(f"malformed header line {line[:100]!r}")
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    path = target.split("?", 1)[0]
+    return method, path, version, headers
+
+
+def _keep_alive(request: Request) -> bool:
+    connection = request.headers.get("connection", "").lower()
+    return "close" not in connection

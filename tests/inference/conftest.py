@@ -1,0 +1,221 @@
+"""Models to serve, trained once per test session, and the real server as a process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sagestack.layout import TrainingJobLayout
+from tests.conftest import REPO, SAMPLE_DATASET
+from tests.training.support import mixed_frame, multiclass_frame
+from training.entrypoint import run as run_training
+from training.environment import TrainingPaths
+
+SERVE_PATH = os.pathsep.join(
+    [str(REPO / "inference" / "bin"), str(Path(sys.executable).parent), os.environ["PATH"]]
+)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    name: str
+    base: Path
+    # Held-out rows, raw, in the schema's feature order, with their true labels.
+    features: pd.DataFrame
+    labels: pd.Series
+
+    @property
+    def model_dir(self) -> Path:
+        return self.base / "model"
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = json.loads((self.model_dir / "schema.json").read_text())
+        return schema
+
+
+def _train(
+    root: Path, name: str, frame: pd.DataFrame, target: str, hp: dict[str, object]
+) -> TrainedModel:
+    train, test = frame.iloc[: int(len(frame) * 0.8)], frame.iloc[int(len(frame) * 0.8) :]
+    source = root / f"{name}-data"
+    source.mkdir()
+    train.to_csv(source / "train.csv", index=False)
+    test.to_csv(source / "test.csv", index=False)
+    layout = TrainingJobLayout.create(
+        root / name,
+        {"target": target, **hp},
+        {"train": [source / "train.csv"], "test": [source / "test.csv"]},
+    )
+    run_training(TrainingPaths(layout.base))
+    names = [
+        feature["name"]
+        for feature in json.loads((layout.model_dir / "schema.json").read_text())["features"]
+    ]
+    test = pd.read_csv(source / "test.csv")
+    return TrainedModel(name, layout.base, test[names], test[target])
+
+
+def as_training_input(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows as the training container hands them to the pipeline: categorical values as text."""
+    from training.cleaning import _as_text
+
+    kinds = {feature["name"]: feature["kind"] for feature in model.schema()["features"]}
+    categorical = [name for name, kind in kinds.items() if kind == "categorical"]
+    return frame.assign(**{name: _as_text(frame[name]) for name in categorical})
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TrainedModel]:
+    root = tmp_path_factory.mktemp("models")
+    sample = pd.read_csv(SAMPLE_DATASET).sample(frac=1.0, random_state=0)
+    mixed = mixed_frame(600, seed=5)
+    return {
+        "binary": _train(root, "binary", sample, "target", {}),
+        "multiclass": _train(root, "multiclass", multiclass_frame(500, seed=3), "species", {}),
+        "mixed": _train(root, "mixed", mixed, "label", {"id_columns": "customer_id"}),
+        "forest": _train(
+            root,
+            "forest",
+            mixed,
+            "label",
+            {"id_columns": "customer_id", "algorithm": "random_forest", "n_estimators": 15},
+        ),
+        "boosting": _train(
+            root,
+            "boosting",
+            sample,
+            "target",
+            {"algorithm": "hist_gradient_boosting", "max_iter": 20},
+        ),
+    }
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    port: int
+    lines: list[str] = field(default_factory=list)
+    _queue: queue.Queue[str] = field(default_factory=queue.Queue)
+    _reader: threading.Thread | None = None
+
+    def close(self) -> None:
+        """Stop the server and its workers (SIGTERM, then SIGKILL), and release the pipe."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(10)
+        # The workers are in the server's process group: none may outlive the test.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        if self._reader is not None:
+            self._reader.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._collect()
+
+    def log_records(self) -> list[dict[str, Any]]:
+        self._collect()
+        records = []
+        for line in self.lines:
+            with contextlib.suppress(ValueError):
+                records.append(json.loads(line))
+        return records
+
+    def wait_for_log(self, predicate: Any, timeout: float = 10) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for record in self.log_records():
+                if predicate(record):
+                    return record
+            time.sleep(0.05)
+        raise AssertionError("no such log line; got:\n" + "\n".join(self.lines[-20:]))
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self.close()
+
+    def _collect(self) -> None:
+        while True:
+            try:
+                self.lines.append(self._queue.get_nowait())
+            except queue.Empty:
+                return
+
+
+def start_server(
+    base: Path, *, workers: int = 1, environment: dict[str, str] | None = None, timeout: float = 30
+) -> RunningServer:
+    """`serve`, as the image runs it, on a free port; returns once it logs that it listens."""
+    env = {
+        **os.environ,
+        "PATH": SERVE_PATH,
+        "SAGEMAKER_BASE_DIR": str(base),
+        "SAGEMAKER_BIND_TO_PORT": "0",
+        "SAGESTACK_BIND_HOST": "127.0.0.1",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
+        **(environment or {}),
+    }
+    process = subprocess.Popen(
+        ["serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    server = RunningServer(process, 0)
+    assert process.stdout is not None
+    stdout = process.stdout
+
+    def pump() -> None:
+        for line in stdout:
+            server._queue.put(line.rstrip("\n"))
+
+    server._reader = threading.Thread(target=pump, daemon=True)
+    server._reader.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in server.log_records():
+            if record.get("message") == "model loaded and checked":
+                server.port = int(record["port"])
+                return server
+        if process.poll() is not None:
+            break
+        time.sleep(0.02)
+    server.close()
+    raise AssertionError(
+        f"server did not start (exit {process.returncode}):\n" + "\n".join(server.lines)
+    )
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    started: list[RunningServer] = []
+
+    def factory(base: Path, **options: Any) -> RunningServer:
+        server = start_server(base, **options)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.close()

@@ -1,0 +1,104 @@
+"""Decoding and content negotiation, without a server."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from inference.artifact import Feature, Schema
+from inference.codecs import Decoder, RequestError, encode, media_type, negotiate
+
+SCHEMA = Schema(
+    features=(Feature("a", "numeric"), Feature("colour", "categorical"), Feature("b", "numeric")),
+    classes=("no", "yes"),
+    target="label",
+    sample_rows=(),
+    sample_predictions=(),
+    sample_probabilities=(),
+    raw={},
+)
+DECODER = Decoder(SCHEMA)
+
+
+def test_csv_with_quotes_missing_values_and_header() -> None:
+    batch = DECODER.decode("text/csv", b'a,colour,b\n1.5,"red, dark",\n,,2\n')
+    np.testing.assert_array_equal(batch.numeric[0], [1.5, np.nan])
+    assert math.isnan(batch.numeric[1, 0])
+    assert batch.numeric[1, 1] == 2
+    assert batch.categorical.tolist() == [["red, dark"], [None]]
+
+
+def test_json_rows_as_lists_and_objects_mean_the_same() -> None:
+    by_position = DECODER.decode("application/json", b'{"instances": [[1, "red", null]]}')
+    by_name = DECODER.decode("application/json", b'[{"b": null, "colour": "red", "a": 1}]')
+    np.testing.assert_array_equal(by_position.numeric, by_name.numeric)
+    assert by_position.categorical.tolist() == by_name.categorical.tolist()
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(1, "1"), (1.0, "1"), (2.5, "2.5"), (True, "True"), (None, None)]
+)
+def test_categorical_json_values_become_training_text(value: object, text: str | None) -> None:
+    import json
+
+    batch = DECODER.decode("application/json", json.dumps([[0, value, 0]]).encode())
+    assert batch.categorical[0, 0] == text
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "fragment"),
+    [
+        (b"1,red,x", "not_a_number", "row 1, feature 'b': 'x' is not a number"),
+        (b"1,red,2\n1,red,-inf", "not_finite", "row 2, feature 'b'"),
+        (b"1,red", "wrong_feature_count", "row 1 has 2 values; the model takes 3 (a, colour, b)"),
+        (b"   \n", "empty_body", "empty"),
+        (b"a,colour,b\n", "empty_body", "no data row"),
+    ],
+)
+def test_csv_errors_say_where(body: bytes, code: str, fragment: str) -> None:
+    with pytest.raises(RequestError) as raised:
+        DECODER.decode("text/csv", body)
+    assert raised.value.status == 400
+    assert raised.value.code == code
+    assert fragment in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        (None, "application/json"),
+        ("", "application/json"),
+        ("*/*", "application/json"),
+        ("text/*", "text/csv"),
+        ("application/jsonlines;q=0.9, text/csv", "text/csv"),
+        ("text/csv;q=0, application/json", "application/json"),
+        ("application/x-jsonlines", "application/jsonlines"),
+    ],
+)
+def test_negotiate(header: str | None, kind: str) -> None:
+    assert negotiate(header) == kind
+
+
+def test_negotiate_refuses_what_it_cannot_write() -> None:
+    with pytest.raises(RequestError) as raised:
+        negotiate("application/xml, text/html;q=0.5")
+    assert raised.value.status == 406
+
+
+def test_media_type_drops_parameters_and_case() -> None:
+    assert media_type("Text/CSV; charset=UTF-8") == "text/csv"
+    assert media_type(None) == ""
+
+
+def test_encodings() -> None:
+    probabilities = np.array([[0.25, 0.75]])
+    assert encode("text/csv", ["yes"], probabilities, ["no", "yes"]) == b"yes,0.25,0.75\n"
+    assert encode("application/json", ["yes"], None, ["no", "yes"]) == (
+        b'{"predictions": [{"label": "yes"}]}'
+    )
+    assert encode("application/jsonlines", ["a,b"], probabilities, ["no", "yes"]) == (
+        b'{"label": "a,b", "probabilities": {"no": 0.25, "yes": 0.75}}\n'
+    )
+    assert encode("text/csv", ["a,b"], None, ["no", "yes"]) == b'"a,b"\n'
