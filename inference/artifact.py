@@ -2,7 +2,8 @@
 
 A missing, corrupt or incompatible artifact raises ArtifactError with one clear sentence: the
 server logs it and exits non-zero, so SageMaker never routes traffic to a server that would
-answer 500s.
+answer 500s. model.joblib is unpickled only when the estimator is not compiled from
+predictor.json: importing scikit-learn is most of a cold start.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.environment import MODEL_FILE, SCHEMA_FILE
+from inference.environment import MODEL_FILE, PARAMETERS_FILE, SCHEMA_FILE
 
 # The schema versions this server reads (training's FORMAT_VERSION).
 SUPPORTED_FORMAT_VERSIONS = frozenset({1})
+SUPPORTED_PARAMETERS_VERSIONS = frozenset({1})
+# Every pickle joblib writes starts with the pickle protocol opcode.
+_PICKLE_START = b"\x80"
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 
@@ -55,19 +59,34 @@ class Schema:
 
 @dataclass(frozen=True)
 class Artifact:
-    pipeline: Any
+    model_dir: Path
     schema: Schema
+    parameters: dict[str, Any]
+
+    def load_pipeline(self) -> Any:
+        return _load_pipeline(self.model_dir / MODEL_FILE)
 
 
 def load_artifact(model_dir: Path) -> Artifact:
     if not model_dir.is_dir():
         raise ArtifactError(f"model directory {model_dir} does not exist")
     schema = load_schema(model_dir / SCHEMA_FILE)
-    pipeline = _load_pipeline(model_dir / MODEL_FILE)
-    return Artifact(pipeline, schema)
+    parameters = _load_json(model_dir / PARAMETERS_FILE)
+    if parameters.get("version") not in SUPPORTED_PARAMETERS_VERSIONS:
+        raise ArtifactError(
+            f"{PARAMETERS_FILE} has version {parameters.get('version')!r}; this server reads "
+            f"{sorted(SUPPORTED_PARAMETERS_VERSIONS)}: retrain with the matching training image"
+        )
+    model_file = model_dir / MODEL_FILE
+    if not model_file.is_file():
+        raise ArtifactError(f"{MODEL_FILE} is missing from the model directory {model_dir}")
+    with model_file.open("rb") as handle:
+        if handle.read(1) != _PICKLE_START:
+            raise ArtifactError(f"{MODEL_FILE} could not be loaded: it is not a joblib pickle")
+    return Artifact(model_dir, schema, parameters)
 
 
-def load_schema(path: Path) -> Schema:
+def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ArtifactError(f"{path.name} is missing from the model directory {path.parent}")
     try:
@@ -76,6 +95,11 @@ def load_schema(path: Path) -> Schema:
         raise ArtifactError(f"{path.name} is not valid JSON: {error}") from None
     if not isinstance(raw, dict):
         raise ArtifactError(f"{path.name} must hold a JSON object")
+    return raw
+
+
+def load_schema(path: Path) -> Schema:
+    raw = _load_json(path)
     version = raw.get("format_version")
     if version not in SUPPORTED_FORMAT_VERSIONS:
         raise ArtifactError(

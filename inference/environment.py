@@ -33,6 +33,7 @@ LOG_LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR", "50":
 
 MODEL_FILE = "model.joblib"
 SCHEMA_FILE = "schema.json"
+PARAMETERS_FILE = "predictor.json"
 
 
 class SettingsError(ValueError):

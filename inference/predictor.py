@@ -4,9 +4,9 @@ scikit-learn's `predict_proba` costs about 200 µs per call whatever the row cou
 of it input validation. The training container's pipeline has a known shape (median imputer
 and scaler for numeric features, most-frequent imputer and one-hot encoder for categorical
 ones, then the estimator), so the preprocessing is compiled here into a few numpy operations
-on parameters read from the fitted objects. A logistic regression is compiled too, with the
-same operations scikit-learn runs; any other estimator gets its own `predict_proba` on the
-preprocessed matrix. Equality with `pipeline.predict_proba` is checked at start on the
+on the parameters training wrote to predictor.json. A logistic regression is compiled too,
+with the same operations scikit-learn runs; any other estimator gets its own `predict_proba`
+on the preprocessed matrix. Equality with `pipeline.predict_proba` is checked at start on the
 schema's sample rows, and by the tests on random inputs.
 """
 
@@ -106,95 +106,80 @@ class Predictor:
 
 
 def compile_predictor(artifact: Artifact) -> Predictor:
-    pipeline, schema = artifact.pipeline, artifact.schema
-    steps = getattr(pipeline, "steps", None)
-    if not steps or len(steps) != 2:
-        raise ArtifactError("model.joblib is not a two-step scikit-learn pipeline")
-    preprocessor, estimator = steps[0][1], steps[1][1]
-    numeric, categorical = _compile_preprocessing(preprocessor, schema)
-    classes = np.asarray(getattr(estimator, "classes_", []), dtype=object)
-    if [_plain(c) for c in classes] != list(schema.classes):
+    schema, parameters = artifact.schema, artifact.parameters
+    try:
+        numeric = _numeric_step(parameters.get("numeric"), schema)
+        categorical = _categorical_step(parameters.get("categorical"), schema)
+        estimator = parameters["estimator"]
+        classes = list(estimator["classes"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"predictor.json is incomplete or malformed ({error!r})") from None
+    if classes != list(schema.classes):
         raise ArtifactError(
-            f"the model's classes {list(classes)} differ from the schema's {list(schema.classes)}"
+            f"predictor.json's classes {classes} differ from the schema's {list(schema.classes)}"
         )
-    head, description = _compile_head(estimator)
+    head, description = _compile_head(estimator, artifact)
     return Predictor(numeric, categorical, head, _typed(classes), description)
 
 
-def _compile_preprocessing(
-    preprocessor: Any, schema: Schema
-) -> tuple[_NumericStep | None, _CategoricalStep | None]:
-    numeric_names = [schema.names[i] for i in schema.numeric_positions]
-    categorical_names = [schema.names[i] for i in schema.categorical_positions]
-    parts: dict[str, tuple[Any, list[str]]] = {}
-    if type(preprocessor).__name__ == "Pipeline":
-        parts["numeric"] = (preprocessor, numeric_names)
-    elif type(preprocessor).__name__ == "ColumnTransformer":
-        for name, transformer, columns in preprocessor.transformers_:
-            if transformer == "drop" or name == "remainder":
-                continue
-            parts[name] = (transformer, list(columns))
-        order = [name for name, *_ in preprocessor.transformers_ if name in parts]
-        if order != sorted(order, key=["numeric", "categorical"].index):
-            raise ArtifactError("the preprocessing lists categorical before numeric features")
-    else:
-        raise ArtifactError(f"unsupported preprocessing step {type(preprocessor).__name__}")
-    if set(parts) - {"numeric", "categorical"}:
-        raise ArtifactError(f"unsupported preprocessing parts {sorted(parts)}")
-
-    numeric = None
-    if "numeric" in parts:
-        transformer, columns = parts["numeric"]
-        if columns != numeric_names:
-            raise ArtifactError("the pipeline's numeric columns differ from the schema's")
-        impute, scale = (transformer.named_steps[key] for key in ("impute", "scale"))
-        numeric = _NumericStep(
-            medians=np.asarray(impute.statistics_, dtype=np.float64),
-            means=np.asarray(scale.mean_, dtype=np.float64),
-            scales=np.asarray(scale.scale_, dtype=np.float64),
-        )
-    elif numeric_names:
-        raise ArtifactError("the schema has numeric features the pipeline does not use")
-
-    categorical = None
-    if "categorical" in parts:
-        transformer, columns = parts["categorical"]
-        if columns != categorical_names:
-            raise ArtifactError("the pipeline's categorical columns differ from the schema's")
-        impute, encode = (transformer.named_steps[key] for key in ("impute", "encode"))
-        if getattr(encode, "drop_idx_", None) is not None or encode.handle_unknown != "ignore":
-            raise ArtifactError("unsupported one-hot encoder settings")
-        positions: list[dict[str, int]] = []
-        offset = 0
-        for categories in encode.categories_:
-            positions.append({str(c): offset + i for i, c in enumerate(categories)})
-            offset += len(categories)
-        categorical = _CategoricalStep(
-            fill=tuple(str(value) for value in impute.statistics_),
-            positions=tuple(positions),
-            width=offset,
-        )
-    elif categorical_names:
-        raise ArtifactError("the schema has categorical features the pipeline does not use")
-    return numeric, categorical
+def _numeric_step(part: dict[str, Any] | None, schema: Schema) -> _NumericStep | None:
+    names = [schema.names[i] for i in schema.numeric_positions]
+    if part is None:
+        if names:
+            raise ArtifactError("the schema has numeric features that predictor.json lacks")
+        return None
+    if part["columns"] != names:
+        raise ArtifactError("predictor.json's numeric columns differ from the schema's")
+    step = _NumericStep(
+        medians=np.asarray(part["medians"], dtype=np.float64),
+        means=np.asarray(part["means"], dtype=np.float64),
+        scales=np.asarray(part["scales"], dtype=np.float64),
+    )
+    if not step.medians.shape == step.means.shape == step.scales.shape == (len(names),):
+        raise ArtifactError("predictor.json's numeric parameters do not fit its columns")
+    return step
 
 
-def _compile_head(estimator: Any) -> tuple[Callable[[FloatArray], FloatArray], str]:
-    if type(estimator).__name__ != "LogisticRegression":
-        # Not compiled: the estimator's own predict_proba, on the preprocessed matrix.
-        return estimator.predict_proba, f"{type(estimator).__name__} (its own predict_proba)"
+def _categorical_step(part: dict[str, Any] | None, schema: Schema) -> _CategoricalStep | None:
+    names = [schema.names[i] for i in schema.categorical_positions]
+    if part is None:
+        if names:
+            raise ArtifactError("the schema has categorical features that predictor.json lacks")
+        return None
+    if part["columns"] != names or len(part["categories"]) != len(names):
+        raise ArtifactError("predictor.json's categorical columns differ from the schema's")
+    positions: list[dict[str, int]] = []
+    offset = 0
+    for categories in part["categories"]:
+        positions.append({str(c): offset + i for i, c in enumerate(categories)})
+        offset += len(categories)
+    return _CategoricalStep(
+        fill=tuple(str(value) for value in part["fill"]), positions=tuple(positions), width=offset
+    )
 
-    from scipy.special import expit
 
-    coef_t = np.asarray(estimator.coef_, dtype=np.float64).T.copy()
-    intercept = np.asarray(estimator.intercept_, dtype=np.float64)
+def _compile_head(
+    estimator: dict[str, Any], artifact: Artifact
+) -> tuple[Callable[[FloatArray], FloatArray], str]:
+    if estimator["kind"] != "logistic_regression":
+        # Not compiled: the fitted estimator's own predict_proba, on the preprocessed matrix.
+        model = artifact.load_pipeline()
+        steps = getattr(model, "steps", None)
+        if not steps or len(steps) != 2:
+            raise ArtifactError("model.joblib is not a two-step scikit-learn pipeline")
+        final = steps[-1][1]
+        return final.predict_proba, f"{type(final).__name__} (its own predict_proba)"
 
-    # The same operations, in the same order, as LogisticRegression.predict_proba.
+    coef_t = np.asarray(estimator["coef"], dtype=np.float64).T.copy()
+    intercept = np.asarray(estimator["intercept"], dtype=np.float64)
+
+    # The operations LogisticRegression.predict_proba runs, in the same order.
     if coef_t.shape[1] == 1:
 
         def binary(matrix: FloatArray) -> FloatArray:
             scores = (matrix @ coef_t + intercept).reshape(-1)
-            probability = expit(scores)
+            # scipy's expit, without importing scipy: 1 / (1 + exp(-x)).
+            probability = 1.0 / (1.0 + np.exp(-scores))
             return np.stack([1 - probability, probability], axis=1)
 
         return binary, "LogisticRegression (compiled, binary)"
@@ -227,7 +212,7 @@ def self_check(predictor: Predictor, schema: Schema, batch: Batch) -> None:
         )
 
 
-def _typed(classes: NDArray[np.object_]) -> NDArray[Any]:
+def _typed(classes: list[Any]) -> NDArray[Any]:
     values = [_plain(c) for c in classes]
     if all(isinstance(v, int) for v in values):
         return np.asarray(values, dtype=np.int64)

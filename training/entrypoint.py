@@ -45,6 +45,7 @@ from training.environment import (
     EVALUATION_FILE,
     KNOWN_CHANNELS,
     MODEL_FILE,
+    PARAMETERS_FILE,
     ROC_CURVE_FILE,
     SCHEMA_FILE,
     TEST_CHANNEL,
@@ -60,6 +61,7 @@ from training.errors import (
     TrainingStopped,
 )
 from training.evaluation import SplitEvaluation, evaluate, quality_failures
+from training.export import predictor_parameters
 from training.hyperparameters import Hyperparameters, parse_hyperparameters
 from training.metric_lines import format_metric_line
 from training.schema import FORMAT_VERSION, SAMPLE_ROWS, build_schema
@@ -192,6 +194,7 @@ def run(paths: TrainingPaths) -> TrainingResult:
         {
             MODEL_FILE: lambda path: _dump_model(pipeline, path),
             SCHEMA_FILE: write_json(schema),
+            PARAMETERS_FILE: write_json(predictor_parameters(pipeline, spec)),
             EVALUATION_FILE: write_json(report),
         },
     )

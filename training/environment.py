@@ -22,6 +22,7 @@ KNOWN_CHANNELS = (TRAIN_CHANNEL, VALIDATION_CHANNEL, TEST_CHANNEL)
 # File names inside model/ (the artifact that inference loads) and output/data/.
 MODEL_FILE = "model.joblib"
 SCHEMA_FILE = "schema.json"
+PARAMETERS_FILE = "predictor.json"
 EVALUATION_FILE = "evaluation.json"
 ROC_CURVE_FILE = "roc_curve.png"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"

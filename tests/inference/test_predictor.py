@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +26,7 @@ def _compare(model: TrainedModel, frame: pd.DataFrame) -> None:
     rows = [[None if _missing(v) else v for v in row] for row in frame.itertuples(index=False)]
     batch = Decoder(artifact.schema).decode_rows(rows)
     got = predictor.predict_proba(batch)
-    pipeline = artifact.pipeline
+    pipeline = artifact.load_pipeline()
     # The contract: blank text is a missing value, like an empty CSV field.
     blank = frame.map(lambda v: isinstance(v, str) and not v.strip())
     reference = as_training_input(model, frame.mask(blank, None))
@@ -104,18 +103,35 @@ def test_an_unknown_estimator_uses_its_own_predict_proba(
     assert "compiled" in predictor.description
 
 
-def test_a_pipeline_of_another_shape_is_refused(
+def test_parameters_that_do_not_fit_the_schema_are_refused(
     models: dict[str, TrainedModel], tmp_path: Any
 ) -> None:
+    import json
     import shutil
 
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-
     target = tmp_path / "model"
-    shutil.copytree(models["binary"].model_dir, target)
-    pipeline = joblib.load(target / "model.joblib")
-    odd = Pipeline([("scale", StandardScaler()), *pipeline.steps])
-    joblib.dump(odd, target / "model.joblib")
-    with pytest.raises(ArtifactError, match="two-step"):
+    shutil.copytree(models["mixed"].model_dir, target)
+    parameters = json.loads((target / "predictor.json").read_text())
+    parameters["numeric"]["columns"].reverse()
+    (target / "predictor.json").write_text(json.dumps(parameters))
+    with pytest.raises(ArtifactError, match="numeric columns differ"):
         compile_predictor(load_artifact(target))
+
+
+def test_linear_models_are_served_without_importing_scikit_learn(
+    models: dict[str, TrainedModel],
+) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from inference.artifact import load_artifact\n"
+        "from inference.predictor import compile_predictor\n"
+        f"compile_predictor(load_artifact(Path({str(models['binary'].model_dir)!r})))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -420,6 +420,8 @@ def _broken_copy(model: TrainedModel, tmp_path: Path, breakage: str) -> Path:
         (base / "model" / "model.joblib").write_bytes(b"not a pickle")
     elif breakage == "missing schema":
         schema_path.unlink()
+    elif breakage == "missing parameters":
+        (base / "model" / "predictor.json").unlink()
     elif breakage == "future format version":
         schema = json.loads(schema_path.read_text())
         schema["format_version"] = 99
@@ -437,6 +439,7 @@ def _broken_copy(model: TrainedModel, tmp_path: Path, breakage: str) -> Path:
         ("missing model directory", "does not exist"),
         ("corrupt model file", "model.joblib could not be loaded"),
         ("missing schema", "schema.json is missing"),
+        ("missing parameters", "predictor.json is missing"),
         ("future format version", "format_version 99"),
         ("sample predictions disagree", "self-check failed"),
     ],

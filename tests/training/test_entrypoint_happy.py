@@ -28,7 +28,12 @@ def test_binary_sample_dataset_without_test_channel(tmp_path: Path) -> None:
 
     assert run.returncode == 0, run.explain()
     assert run.failure is None
-    assert run.model_files == ["evaluation.json", "model.joblib", "schema.json"]
+    assert run.model_files == [
+        "evaluation.json",
+        "model.joblib",
+        "predictor.json",
+        "schema.json",
+    ]
     produced = sorted(path.name for path in layout.output_data_dir.iterdir())
     assert produced == ["confusion_matrix.png", "evaluation.json", "roc_curve.png"]
     for png in ("confusion_matrix.png", "roc_curve.png"):

@@ -1,0 +1,75 @@
+"""predictor.json: the fitted pipeline's numbers, for a server that needs no scikit-learn.
+
+Importing scikit-learn to unpickle a pipeline costs the inference server most of its cold
+start. The pipeline this container builds has a known shape, so its parameters are written
+out as plain JSON (floats round-trip exactly): imputation values, scaling, categories and,
+for a logistic regression, the coefficients. Other estimators are marked as such, and the
+server loads model.joblib for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from training.cleaning import FeatureSpec
+from training.model import MODEL_STEP, PREPROCESS_STEP
+
+PARAMETERS_VERSION = 1
+
+
+def predictor_parameters(pipeline: Pipeline, spec: FeatureSpec) -> dict[str, Any]:
+    preprocess = pipeline.named_steps[PREPROCESS_STEP]
+    estimator = pipeline.named_steps[MODEL_STEP]
+    parts: dict[str, Pipeline] = {}
+    if isinstance(preprocess, ColumnTransformer):
+        parts = {
+            name: transformer
+            for name, transformer, _ in preprocess.transformers_
+            if name in ("numeric", "categorical")
+        }
+    else:
+        parts = {"numeric": preprocess}
+    numeric = None
+    if "numeric" in parts:
+        impute, scale = (parts["numeric"].named_steps[key] for key in ("impute", "scale"))
+        numeric = {
+            "columns": list(spec.numeric),
+            "medians": _floats(impute.statistics_),
+            "means": _floats(scale.mean_),
+            "scales": _floats(scale.scale_),
+        }
+    categorical = None
+    if "categorical" in parts:
+        impute, encode = (parts["categorical"].named_steps[key] for key in ("impute", "encode"))
+        categorical = {
+            "columns": list(spec.categorical),
+            "fill": [str(value) for value in impute.statistics_],
+            "categories": [[str(c) for c in categories] for categories in encode.categories_],
+        }
+    return {
+        "version": PARAMETERS_VERSION,
+        "numeric": numeric,
+        "categorical": categorical,
+        "estimator": _estimator(estimator),
+    }
+
+
+def _estimator(estimator: Any) -> dict[str, Any]:
+    classes = [c.item() if isinstance(c, np.generic) else c for c in estimator.classes_]
+    if isinstance(estimator, LogisticRegression):
+        return {
+            "kind": "logistic_regression",
+            "classes": classes,
+            "coef": [_floats(row) for row in estimator.coef_],
+            "intercept": _floats(estimator.intercept_),
+        }
+    return {"kind": "other", "class": type(estimator).__name__, "classes": classes}
+
+
+def _floats(values: Any) -> list[float]:
+    return [float(value) for value in np.asarray(values, dtype=np.float64)]
