@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.txt)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint format local lock dataset benchmark clean
+.PHONY: help setup test lint format local lock dataset benchmark benchmark-inference clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,8 +53,13 @@ lock: setup ## Re-resolve the pinned lock files from pyproject.toml.
 dataset: setup ## Regenerate data/breast_cancer.csv from scikit-learn's copy.
 	$(PY) data/make_dataset.py
 
-benchmark: setup ## Speed and memory benchmarks (minutes; writes benchmarks/results/).
+benchmark: setup ## Training speed and memory benchmark (minutes; writes benchmarks/results/).
 	$(PY) -m benchmarks.training_benchmark $(BENCH_ARGS)
+
+benchmark-inference: setup ## Inference server benchmark with wrk (minutes; benchmarks/results/).
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
+		apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+	$(PY) -m benchmarks.inference_benchmark $(BENCH_ARGS)
 
 clean: ## Remove .venv, caches and local runs.
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .sagestack .benchmarks

@@ -14,7 +14,6 @@ import io
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,8 @@ NPY = "application/x-npy"
 # Accepted spellings of the same types.
 _ALIASES = {"application/jsonl": JSON_LINES, "application/x-jsonlines": JSON_LINES}
 REQUEST_TYPES = (CSV, JSON, JSON_LINES, NPY)
+# From this size, a numeric CSV body goes to numpy's C parser (per-call overhead pays off).
+_BULK_CSV_BYTES = 65_536
 RESPONSE_TYPES = (JSON, CSV, JSON_LINES)
 
 
@@ -84,9 +85,20 @@ def negotiate(accept: str | None) -> str:
     return min(offers)[2]
 
 
-@dataclass(frozen=True)
 class Decoder:
-    schema: Schema
+    """Request bodies to Batches for one schema. The common shapes (every feature numeric,
+    rows as lists) take one bulk numpy conversion; anything else, and any bad value, takes
+    the path that checks each value and says where a bad one is."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self._names = schema.names
+        self._width = len(self._names)
+        self._numeric_positions = schema.numeric_positions
+        self._categorical_positions = schema.categorical_positions
+        self._all_numeric = not self._categorical_positions
+        self._index_of = {name: i for i, name in enumerate(self._names)}
+        self._header = list(self._names)
 
     def decode(self, content_type: str, body: bytes) -> Batch:
         if not body.strip():
@@ -107,21 +119,24 @@ class Decoder:
     # -- CSV ------------------------------------------------------------------------------
 
     def _csv(self, body: bytes) -> Batch:
+        if self._all_numeric and len(body) >= _BULK_CSV_BYTES:
+            bulk = self._bulk_numeric_csv(body)
+            if bulk is not None:
+                return bulk
         text = _text(body)
         if '"' not in text and "\r" not in text:
             rows = [line.split(",") for line in text.split("\n") if line]
         else:
             try:
-                rows = [
-                    row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row
-                ]
+                reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+                rows = [row for row in reader if row]
             except csv.Error as error:
                 raise RequestError(400, "malformed_csv", f"malformed CSV: {error}") from None
-        if rows and [cell.strip() for cell in rows[0]] == list(self.schema.names):
+        if rows and [cell.strip() for cell in rows[0]] == self._header:
             rows = rows[1:]
         if not rows:
             raise RequestError(400, "empty_body", "the CSV body holds no data row")
-        width = len(self.schema.features)
+        width = self._width
         for index, row in enumerate(rows):
             if len(row) != width:
                 raise RequestError(
@@ -130,33 +145,67 @@ class Decoder:
                     f"row {index + 1} has {len(row)} values; the model takes {width} "
                     f"({_names(self.schema)})",
                 )
-        return self._from_text_rows(rows)
-
-    def _from_text_rows(self, rows: list[list[str]]) -> Batch:
-        numeric = np.empty((len(rows), len(self.schema.numeric_positions)), dtype=np.float64)
-        for target, position in enumerate(self.schema.numeric_positions):
-            column = [row[position] for row in rows]
-            numeric[:, target] = self._numeric_column(column, position)
-        categorical = np.empty((len(rows), len(self.schema.categorical_positions)), dtype=object)
-        for target, position in enumerate(self.schema.categorical_positions):
+        if self._all_numeric:
+            cells = [cell for row in rows for cell in row]
+        else:
+            cells = [row[position] for row in rows for position in self._numeric_positions]
+        numeric = self._numbers(cells, len(rows))
+        categorical = np.empty((len(rows), len(self._categorical_positions)), dtype=object)
+        for target, position in enumerate(self._categorical_positions):
             for index, row in enumerate(rows):
                 value = row[position]
                 categorical[index, target] = value if value.strip() else None
         return Batch(numeric, categorical)
 
-    def _numeric_column(self, column: list[str], position: int) -> FloatArray:
+    def _bulk_numeric_csv(self, body: bytes) -> Batch | None:
+        """Large numeric bodies through numpy's C CSV parser; None to take the checking path
+        (a quote, an empty field, a ragged row or a bad value)."""
+        if b'"' in body or b"\r" in body:
+            return None
+        first_line = body[: body.find(b"\n")] if b"\n" in body else body
+        header = [cell.strip() for cell in first_line.decode("utf-8", "replace").split(",")]
         try:
-            # numpy parses text to float in C: one call for the whole column.
-            cleaned = [cell.strip() or "nan" for cell in column]
-            values = np.asarray(cleaned, dtype=np.str_).astype(np.float64)
+            values = np.loadtxt(
+                io.BytesIO(body),
+                delimiter=",",
+                dtype=np.float64,
+                ndmin=2,
+                skiprows=1 if header == self._header else 0,
+            )
         except ValueError:
-            for index, cell in enumerate(column):
-                _parse_number(cell, index, self.schema.names[position])
-            raise  # pragma: no cover - the loop above finds the cell
-        if not np.isfinite(values[~np.isnan(values)]).all():
-            index = int(np.flatnonzero(np.isinf(values))[0])
-            raise _not_finite(index, self.schema.names[position], column[index])
+            return None
+        if values.shape[0] == 0 or values.shape[1] != self._width:
+            return None
+        self._check_finite(values)
+        return Batch(values, np.empty((values.shape[0], 0), dtype=object))
+
+    def _numbers(self, cells: list[str], rows: int) -> FloatArray:
+        """Numeric cells, row by row, as a (rows, numeric features) array."""
+        columns = len(self._numeric_positions)
+        try:
+            # One C-level parse for every cell; empty cells and bad values fail it.
+            values = np.array(cells, dtype=np.float64).reshape(rows, columns)
+        except ValueError:
+            values = np.array(
+                [
+                    _parse_number(
+                        cell,
+                        index // columns,
+                        self._names[self._numeric_positions[index % columns]],
+                    )
+                    for index, cell in enumerate(cells)
+                ],
+                dtype=np.float64,
+            ).reshape(rows, columns)
+        self._check_finite(values)
         return values
+
+    def _check_finite(self, values: FloatArray) -> None:
+        infinite = np.isinf(values)
+        if infinite.any():
+            row, column = (int(i) for i in np.argwhere(infinite)[0])
+            name = self._names[self._numeric_positions[column]]
+            raise _not_finite(row, name, str(values[row, column]))
 
     # -- JSON -----------------------------------------------------------------------------
 
@@ -177,7 +226,23 @@ class Decoder:
             document = [document]
         if not document:
             raise RequestError(400, "empty_body", "the JSON body holds no row")
+        if self._all_numeric and b"true" not in body and b"false" not in body:
+            fast = self._numeric_lists(document)
+            if fast is not None:
+                return fast
         return self.decode_rows(document)
+
+    def _numeric_lists(self, rows: list[Any]) -> Batch | None:
+        """Rows of numbers (or null) in schema order, in one conversion; None to take the
+        checking path (objects, ragged rows, text that is not a number)."""
+        try:
+            values = np.array(rows, dtype=np.float64)
+        except (ValueError, TypeError):
+            return None
+        if values.shape != (len(rows), self._width):
+            return None
+        self._check_finite(values)
+        return Batch(values, np.empty((len(rows), 0), dtype=object))
 
     def _json_lines(self, body: bytes) -> Batch:
         rows: list[Any] = []
@@ -194,9 +259,9 @@ class Decoder:
 
     def decode_rows(self, rows: Sequence[Any]) -> Batch:
         """Rows as JSON gives them: lists in schema order, or objects of name to value."""
-        names = self.schema.names
-        width = len(names)
-        index_of = {name: i for i, name in enumerate(names)}
+        names = self._names
+        width = self._width
+        index_of = self._index_of
         ordered: list[Sequence[Any]] = []
         for number, row in enumerate(rows, start=1):
             if isinstance(row, dict):
@@ -234,8 +299,8 @@ class Decoder:
                 )
         numeric = np.empty((len(ordered), len(self.schema.numeric_positions)), dtype=np.float64)
         categorical = np.empty((len(ordered), len(self.schema.categorical_positions)), dtype=object)
-        numeric_positions = self.schema.numeric_positions
-        categorical_positions = self.schema.categorical_positions
+        numeric_positions = self._numeric_positions
+        categorical_positions = self._categorical_positions
         for index, row in enumerate(ordered):
             for target, position in enumerate(numeric_positions):
                 numeric[index, target] = _json_number(row[position], index, names[position])
@@ -271,10 +336,7 @@ class Decoder:
         if array.dtype.kind not in "biuf":
             raise RequestError(400, "not_a_number", f"the array holds {array.dtype}, not numbers")
         values = array.astype(np.float64)
-        infinite = np.argwhere(np.isinf(values))
-        if infinite.size:
-            row, column = (int(i) for i in infinite[0])
-            raise _not_finite(row, self.schema.names[column], str(values[row, column]))
+        self._check_finite(values)
         return Batch(values, np.empty((values.shape[0], 0), dtype=object))
 
 
@@ -294,15 +356,24 @@ def encode(
                 cells.extend(repr(float(p)) for p in probabilities[index])
             lines.append(",".join(cells))
         return ("\n".join(lines) + "\n").encode()
-    entries = []
-    for index, label in enumerate(labels):
-        entry: dict[str, Any] = {"label": label}
-        if probabilities is not None:
-            entry["probabilities"] = dict(zip(keys, probabilities[index].tolist(), strict=True))
-        entries.append(entry)
+    # Each entry written from a template: twice as fast as building dicts for json.dumps on
+    # large batches. Class names and labels are JSON-escaped; probabilities are finite floats,
+    # whose repr is valid JSON.
+    names = [json.dumps(key) for key in keys]
+    label_texts = [json.dumps(label) for label in labels]
+    if probabilities is None:
+        entries = [f'{{"label": {label}}}' for label in label_texts]
+    else:
+        template = (
+            '{"label": %s, "probabilities": {' + ", ".join(f"{name}: %r" for name in names) + "}}"
+        )
+        entries = [
+            template % (label, *row)
+            for label, row in zip(label_texts, probabilities.tolist(), strict=True)
+        ]
     if content_type == JSON_LINES:
-        return ("\n".join(json.dumps(entry) for entry in entries) + "\n").encode()
-    return json.dumps({"predictions": entries}).encode()
+        return ("\n".join(entries) + "\n").encode()
+    return ('{"predictions": [' + ", ".join(entries) + "]}").encode()
 
 
 def error_body(code: str, message: str) -> bytes:

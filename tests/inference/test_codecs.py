@@ -102,3 +102,47 @@ def test_encodings() -> None:
         b'{"label": "a,b", "probabilities": {"no": 0.25, "yes": 0.75}}\n'
     )
     assert encode("text/csv", ["a,b"], None, ["no", "yes"]) == b'"a,b"\n'
+
+
+NUMERIC = Schema(
+    features=tuple(Feature(f"f{i}", "numeric") for i in range(3)),
+    classes=(0, 1),
+    target="y",
+    sample_rows=(),
+    sample_predictions=(),
+    sample_probabilities=(),
+    raw={},
+)
+
+
+def _big(rows: list[str]) -> bytes:
+    body = "\n".join(rows * (70_000 // sum(map(len, rows)) + 1))
+    assert len(body) > 65_536
+    return body.encode()
+
+
+def test_a_large_numeric_body_decodes_like_a_small_one() -> None:
+    decoder = Decoder(NUMERIC)
+    body = _big(["1.5,2,3e-1", "-4,5.25,6"])
+    bulk = decoder.decode("text/csv", body)
+    small = decoder.decode("text/csv", b"1.5,2,3e-1\n-4,5.25,6")
+    np.testing.assert_array_equal(bulk.numeric[:2], small.numeric)
+    assert bulk.numeric.shape[1] == 3
+    with_header = decoder.decode("text/csv", b"f0,f1,f2\n" + body)
+    np.testing.assert_array_equal(with_header.numeric, bulk.numeric)
+
+
+def test_a_large_body_with_empty_fields_or_bad_values_takes_the_checking_path() -> None:
+    decoder = Decoder(NUMERIC)
+    body = _big(["1,2,3"]) + b"\n4,,6"
+    assert math.isnan(decoder.decode("text/csv", body).numeric[-1, 1])
+    with pytest.raises(RequestError) as raised:
+        decoder.decode("text/csv", _big(["1,2,3"]) + b"\n4,x,6")
+    assert raised.value.code == "not_a_number"
+    assert "feature 'f1'" in raised.value.message
+    with pytest.raises(RequestError) as raised:
+        decoder.decode("text/csv", _big(["1,2,3"]) + b"\n4,5")
+    assert raised.value.code == "wrong_feature_count"
+    with pytest.raises(RequestError) as raised:
+        decoder.decode("text/csv", _big(["1,2,3"]) + b"\n4,inf,5")
+    assert raised.value.code == "not_finite"
