@@ -1,0 +1,422 @@
+"""Stack configuration: every key, its type, default and validation, in one place.
+
+`Pulumi.yaml` declares the same keys (a test keeps the two identical); `Pulumi.<stack>.yaml`
+holds values only. This module is pure: `parse_config` takes plain text values (as Pulumi
+config and the stack files hold them) and returns a frozen StackConfig, or raises ConfigError
+naming every bad key with its value and what is allowed. `load_from_pulumi` is the only caller
+of `pulumi.Config`; local mode reads the stack files itself and calls `parse_config`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+NAMESPACE = "sagestack"
+ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+# SageMaker serverless inference: memory sizes it offers, and its concurrency range.
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+SERVERLESS_MAX_CONCURRENCY = 200
+GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+class ConfigError(ValueError):
+    """One or more stack config values that cannot be used."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_path: str
+    data_version: str
+    target: str
+    algorithm: str
+    hyperparameters: Mapping[str, str]
+    quality_bars: Mapping[str, float]
+    training_instance_type: str
+    training_volume_gb: int
+    training_max_runtime_seconds: int
+    training_use_spot: bool
+    training_max_wait_seconds: int
+    endpoint_instance_type: str
+    endpoint_instance_count: int
+    serverless_memory_mb: int
+    serverless_max_concurrency: int
+    data_capture_percent: int
+    capture_retention_days: int
+    force_destroy_buckets: bool
+    protect_data: bool
+    customer_managed_key: bool
+    training_image_uri: str
+    inference_image_uri: str
+    ecr_keep_images: int
+    log_retention_days: int
+
+    @property
+    def serverless(self) -> bool:
+        return not self.endpoint_instance_type
+
+    @property
+    def data_in_s3(self) -> bool:
+        return self.data_path.startswith("s3://")
+
+    def training_hyperparameters(self) -> dict[str, str]:
+        """What the training job receives: every value as text, as SageMaker passes it."""
+        values = {"target": self.target, "algorithm": self.algorithm, **self.hyperparameters}
+        values.update(
+            {f"min_{metric}": repr(bar) for metric, bar in self.quality_bars.items() if bar > 0}
+        )
+        return values
+
+
+class _Invalid(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Key:
+    """A config key: its Pulumi name, Pulumi type, default (as text) and how to read it."""
+
+    name: str
+    kind: str  # Pulumi's project config types: string, integer, boolean
+    default: str
+    description: str
+    parse: Callable[[str], Any]
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise _Invalid("must not be empty")
+    return value.strip()
+
+
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise _Invalid(f"must be a whole number from {low} to {high}") from None
+        if not low <= number <= high:
+            raise _Invalid(f"must be a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def _boolean(value: str) -> bool:
+    text = value.strip().lower()
+    if text not in ("true", "false"):
+        raise _Invalid("must be true or false")
+    return text == "true"
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.strip() not in options:
+            raise _Invalid(f"must be one of: {', '.join(options)}")
+        return value.strip()
+
+    return parse
+
+
+def _bar(value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise _Invalid("must be a number from 0 to 1") from None
+    if not (math.isfinite(number) and 0 <= number <= 1):
+        raise _Invalid("must be a number from 0 to 1")
+    return number
+
+
+def _instance_type(optional: bool) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        text = value.strip()
+        if optional and not text:
+            return ""
+        if not _INSTANCE_TYPE.match(text):
+            raise _Invalid("must be a SageMaker instance type such as ml.m5.large")
+        return text
+
+    return parse
+
+
+def _data_path(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise _Invalid("must be a local CSV/Parquet path or an s3:// URI")
+    if text.startswith("s3://") and not re.match(
+        r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", text
+    ):
+        raise _Invalid("must be an s3://bucket/key URI")
+    if "://" in text and not text.startswith("s3://"):
+        raise _Invalid("must be a local path or an s3:// URI")
+    return text
+
+
+def _hyperparameters(value: str) -> dict[str, str]:
+    """A JSON object of extra training hyperparameters; the training container validates them."""
+    try:
+        parsed = json.loads(value or "{}")
+    except ValueError:
+        raise _Invalid('must be a JSON object such as {"C": 0.5}') from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(v, str | int | float) and not isinstance(v, bool) for v in parsed.values()
+    ):
+        raise _Invalid('must be a JSON object of names to numbers or text, such as {"C": 0.5}')
+    reserved = {"target", "algorithm"} | {f"min_{metric}" for metric in GATED_METRICS}
+    clashes = sorted(reserved & set(parsed))
+    if clashes:
+        raise _Invalid(f"must not set {clashes}: they have config keys of their own")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}
+
+
+KEYS: tuple[Key, ...] = (
+    Key(
+        "dataPath",
+        "string",
+        "data/breast_cancer.csv",
+        "Training data: a CSV or Parquet file, relative to the repository root, or an s3:// URI.",
+        _data_path,
+    ),
+    Key(
+        "dataVersion",
+        "string",
+        "",
+        "For an s3:// dataPath: a version key you change when the data changes (retrains).",
+        _text,
+    ),
+    Key("target", "string", "target", "Name of the label column.", _non_empty),
+    Key(
+        "algorithm",
+        "string",
+        "logistic_regression",
+        "logistic_regression, random_forest or hist_gradient_boosting.",
+        _choice(ALGORITHMS),
+    ),
+    Key(
+        "hyperparameters",
+        "string",
+        "{}",
+        'Further training hyperparameters as a JSON object, e.g. {"C": 0.5}.',
+        _hyperparameters,
+    ),
+    *(
+        Key(
+            f"min{''.join(p.capitalize() for p in metric.split('_'))}",
+            "string",
+            "0",
+            f"Quality bar: the lowest test {metric} that may ship (0 to 1; 0 = none).",
+            _bar,
+        )
+        for metric in GATED_METRICS
+    ),
+    Key(
+        "trainingInstanceType",
+        "string",
+        "ml.m5.large",
+        "Training instance type.",
+        _instance_type(optional=False),
+    ),
+    Key("trainingVolumeGb", "integer", "10", "Training volume size in GB.", _integer(1, 16384)),
+    Key(
+        "trainingMaxRuntimeSeconds", "integer", "3600", "Training time limit.", _integer(60, 432000)
+    ),
+    Key(
+        "trainingUseSpot", "boolean", "false", "Managed spot training, with checkpoints.", _boolean
+    ),
+    Key(
+        "trainingMaxWaitSeconds",
+        "integer",
+        "7200",
+        "Spot training: longest wait plus run time (at least trainingMaxRuntimeSeconds).",
+        _integer(60, 432000),
+    ),
+    Key(
+        "endpointInstanceType",
+        "string",
+        "",
+        "Endpoint instance type; empty for a serverless endpoint.",
+        _instance_type(optional=True),
+    ),
+    Key(
+        "endpointInstanceCount",
+        "integer",
+        "1",
+        "Endpoint instances (instance endpoints).",
+        _integer(1, 100),
+    ),
+    Key(
+        "serverlessMemoryMb",
+        "integer",
+        "2048",
+        f"Serverless endpoint memory: one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}.",
+        _integer(1024, 6144),
+    ),
+    Key(
+        "serverlessMaxConcurrency",
+        "integer",
+        "5",
+        "Serverless endpoint concurrency (1-200).",
+        _integer(1, SERVERLESS_MAX_CONCURRENCY),
+    ),
+    Key(
+        "dataCapturePercent",
+        "integer",
+        "0",
+        "Share of endpoint traffic captured to the capture bucket (0 = off).",
+        _integer(0, 100),
+    ),
+    Key(
+        "captureRetentionDays", "integer", "30", "Days captured traffic is kept.", _integer(1, 3650)
+    ),
+    Key(
+        "forceDestroyBuckets",
+        "boolean",
+        "false",
+        "`pulumi destroy` empties and deletes the buckets (dev).",
+        _boolean,
+    ),
+    Key(
+        "protectData",
+        "boolean",
+        "false",
+        "Data and artifact buckets are protected and retained by `pulumi destroy` (prod).",
+        _boolean,
+    ),
+    Key(
+        "customerManagedKey",
+        "boolean",
+        "false",
+        "A customer-managed KMS key with rotation instead of the AWS-managed one.",
+        _boolean,
+    ),
+    Key(
+        "trainingImageUri",
+        "string",
+        "",
+        "A prebuilt training image URI; empty to build it from training/Dockerfile.",
+        _text,
+    ),
+    Key(
+        "inferenceImageUri",
+        "string",
+        "",
+        "A prebuilt inference image URI; empty to build it from inference/Dockerfile.",
+        _text,
+    ),
+    Key("ecrKeepImages", "integer", "10", "Images each ECR repository keeps.", _integer(1, 1000)),
+    Key("logRetentionDays", "integer", "30", "CloudWatch log retention.", _integer(1, 3653)),
+)
+_BY_NAME = {key.name: key for key in KEYS}
+
+
+def parse_config(values: Mapping[str, object]) -> StackConfig:
+    """Validate the stack's values (missing keys take their defaults); every problem at once."""
+    problems: list[str] = []
+    unknown = sorted(set(values) - set(_BY_NAME))
+    if unknown:
+        problems.append(f"unknown keys {unknown} (known keys: {', '.join(sorted(_BY_NAME))})")
+    parsed: dict[str, Any] = {}
+    for key in KEYS:
+        raw = values.get(key.name, key.default)
+        text = _as_text(raw)
+        try:
+            parsed[key.name] = key.parse(text)
+        except _Invalid as invalid:
+            problems.append(f"{NAMESPACE}:{key.name}={text!r} {invalid}")
+    if not problems:
+        problems.extend(_cross_checks(parsed, values))
+    if problems:
+        raise ConfigError("invalid stack config: " + "; ".join(problems))
+    bars = {metric: parsed[_bar_key(metric)] for metric in GATED_METRICS}
+    names = {field.name for field in fields(StackConfig)}
+    simple = {_snake(name): value for name, value in parsed.items() if _snake(name) in names}
+    return StackConfig(**simple, quality_bars=bars)
+
+
+def _cross_checks(parsed: Mapping[str, Any], given: Mapping[str, object]) -> list[str]:
+    problems = []
+    serverless_given = [k for k in ("serverlessMemoryMb", "serverlessMaxConcurrency") if k in given]
+    if parsed["endpointInstanceType"] and serverless_given:
+        problems.append(
+            f"{NAMESPACE}:endpointInstanceType and {serverless_given} are exclusive: an "
+            "endpoint is either on instances or serverless"
+        )
+    if not parsed["endpointInstanceType"] and "endpointInstanceCount" in given:
+        problems.append(
+            f"{NAMESPACE}:endpointInstanceCount needs endpointInstanceType (serverless endpoints "
+            "have no instances)"
+        )
+    if parsed["serverlessMemoryMb"] not in SERVERLESS_MEMORY_MB:
+        problems.append(
+            f"{NAMESPACE}:serverlessMemoryMb={parsed['serverlessMemoryMb']} must be one of "
+            f"{', '.join(map(str, SERVERLESS_MEMORY_MB))}"
+        )
+    if parsed["dataPath"].startswith("s3://") and not parsed["dataVersion"]:
+        problems.append(
+            f"{NAMESPACE}:dataVersion must be set for an s3:// dataPath: change it when the "
+            "data changes, so that the model retrains"
+        )
+    if parsed["trainingUseSpot"] and (
+        parsed["trainingMaxWaitSeconds"] < parsed["trainingMaxRuntimeSeconds"]
+    ):
+        problems.append(
+            f"{NAMESPACE}:trainingMaxWaitSeconds={parsed['trainingMaxWaitSeconds']} must be at "
+            f"least trainingMaxRuntimeSeconds={parsed['trainingMaxRuntimeSeconds']}"
+        )
+    if parsed["forceDestroyBuckets"] and parsed["protectData"]:
+        problems.append(
+            f"{NAMESPACE}:forceDestroyBuckets and protectData contradict each other: choose one"
+        )
+    return problems
+
+
+def _bar_key(metric: str) -> str:
+    return f"min{''.join(part.capitalize() for part in metric.split('_'))}"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def load_from_pulumi() -> StackConfig:
+    """The stack's config, from the Pulumi engine (the only caller of pulumi.Config)."""
+    import pulumi
+
+    config = pulumi.Config(NAMESPACE)
+    values = {key.name: value for key in KEYS if (value := config.get(key.name)) is not None}
+    return parse_config(values)
+
+
+def stack_values(project_dir: Path, stack: str) -> dict[str, object]:
+    """The `sagestack:` values of Pulumi.<stack>.yaml, for reading without the Pulumi CLI."""
+    import yaml
+
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        stacks = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml")
+        )
+        raise ConfigError(f"no stack file {path.name} (stacks: {', '.join(stacks) or 'none'})")
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    config = document.get("config") or {}
+    prefix = f"{NAMESPACE}:"
+    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
