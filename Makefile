@@ -37,10 +37,8 @@ format: setup ## Apply ruff's formatting and safe fixes.
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-local: setup ## Run the whole pipeline on this machine (not built yet).
-	@echo "make local is not built yet: local mode arrives with the local-mode issue." >&2
-	@echo "Today you can run the training entrypoint alone: see README.md, 'Training'." >&2
-	@exit 2
+local: setup ## Train, serve and check the whole pipeline on this machine (ARGS="--once").
+	$(PY) -m sagestack local $(ARGS)
 
 lock: setup ## Re-resolve the pinned lock files from pyproject.toml.
 	$(UV) pip compile --quiet pyproject.toml --python-version 3.11 --generate-hashes \
