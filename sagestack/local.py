@@ -93,7 +93,7 @@ def run(
         raise LocalError(f"no data file {data_path}")
     _require_free_port(port)
 
-    run_dir = runs_dir / time.strftime("%Y%m%d-%H%M%S")
+    run_dir = _new_run_dir(runs_dir)
     hyperparameters = config.training_hyperparameters()
     print(f"stack {stack}: {config.algorithm} on {data_path.name}; run folder {_shown(run_dir)}")
     test_rows = _lay_out_training(run_dir / "training", data_path, hyperparameters)
@@ -122,6 +122,19 @@ def run(
         while server.process.poll() is None:
             time.sleep(0.5)
         raise LocalError(f"the server stopped by itself (exit {server.process.returncode})")
+
+
+def _new_run_dir(runs_dir: Path) -> Path:
+    """.sagestack/runs/<timestamp>, with a suffix when another run started in the same second."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        candidate = runs_dir / (stamp if not attempt else f"{stamp}-{attempt}")
+        try:
+            candidate.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return candidate
+    raise LocalError(f"cannot create a run folder under {runs_dir}")
 
 
 def _stack_config(project_dir: Path, stack: str) -> Any:

@@ -95,6 +95,15 @@ def test_unknown_stack_and_missing_data(tmp_path: Path) -> None:
     assert "no data file" in result.stderr
 
 
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
+    from sagestack.local import _new_run_dir
+
+    first, second = _new_run_dir(tmp_path), _new_run_dir(tmp_path)
+    assert first != second
+    assert first.is_dir()
+    assert second.is_dir()
+
+
 def test_a_port_in_use_is_a_clear_message(tmp_path: Path) -> None:
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
