@@ -23,7 +23,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -35,20 +34,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sagestack.processes import container_path, stop_group
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 DATASET = REPO / "data" / "breast_cancer.csv"
 CONNECTIONS = (1, 8, 32)
 MAX_POINT_SECONDS = 20
 SIX_MB = 6_291_456
-BIN_PATH = os.pathsep.join(
-    [
-        str(REPO / "inference" / "bin"),
-        str(REPO / "training" / "bin"),
-        str(Path(sys.executable).parent),
-        os.environ["PATH"],
-    ]
-)
 
 _WRK_SCRIPT = """
 local body_file = os.getenv("BENCH_BODY")
@@ -108,19 +101,13 @@ def running(command: list[str], environment: dict[str, str], port: int) -> Itera
         wait_for_ping(port, process)
         yield process.pid
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 def ours(base: Path, workers: int, port: int) -> tuple[list[str], dict[str, str]]:
     return ["serve"], {
         **os.environ,
-        "PATH": BIN_PATH,
+        "PATH": container_path(),
         "SAGEMAKER_BASE_DIR": str(base),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGESTACK_BIND_HOST": "127.0.0.1",
@@ -285,8 +272,7 @@ def main() -> None:
                 command, env=environment, stdout=subprocess.DEVNULL, start_new_session=True
             )
             starts.append(wait_for_ping(port, process))
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
+            stop_group(process)
 
     report = {
         "benchmark": "inference",
@@ -309,7 +295,7 @@ def train_model(root: Path) -> Path:
     from sagestack.layout import TrainingJobLayout
 
     layout = TrainingJobLayout.create(root / "job", {}, {"train": [DATASET]})
-    environment = {**os.environ, "PATH": BIN_PATH, "SAGEMAKER_BASE_DIR": str(layout.base)}
+    environment = {**os.environ, "PATH": container_path(), "SAGEMAKER_BASE_DIR": str(layout.base)}
     subprocess.run(["train"], env=environment, check=True, stdout=subprocess.DEVNULL)
     return layout.base
 

@@ -89,6 +89,7 @@ def measure(command: list[str], environment: dict[str, str]) -> Sample:
 
 def entrypoint_command(data: Path, workdir: Path) -> tuple[list[str], dict[str, str]]:
     from sagestack.layout import TrainingJobLayout
+    from sagestack.processes import container_path
 
     layout = TrainingJobLayout.create(workdir, {}, {})
     channel = workdir / "input" / "data" / "train"
@@ -97,10 +98,7 @@ def entrypoint_command(data: Path, workdir: Path) -> tuple[list[str], dict[str, 
     (workdir / "input" / "config" / "inputdataconfig.json").write_text(
         json.dumps({"train": {"TrainingInputMode": "File"}})
     )
-    path = os.pathsep.join(
-        [str(REPO / "training" / "bin"), str(Path(sys.executable).parent), os.environ["PATH"]]
-    )
-    environment = {**os.environ, "PATH": path, "SAGEMAKER_BASE_DIR": str(layout.base)}
+    environment = {**os.environ, "PATH": container_path(), "SAGEMAKER_BASE_DIR": str(layout.base)}
     return ["train"], environment
 
 

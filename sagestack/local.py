@@ -17,7 +17,6 @@ import contextlib
 import http.client
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -28,16 +27,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from sagestack.processes import REPO, container_path, stop_group
+
 RUNS_DIR = REPO / ".sagestack" / "runs"
-BIN_PATH = os.pathsep.join(
-    [
-        str(REPO / "training" / "bin"),
-        str(REPO / "inference" / "bin"),
-        str(Path(sys.executable).parent),
-        os.environ.get("PATH", ""),
-    ]
-)
 SHOWN_PREDICTIONS = 5
 TIMED_REQUESTS = 200
 
@@ -196,7 +188,7 @@ def _lay_out_training(
 
 
 def _train(base: Path) -> dict[str, Any]:
-    environment = {**os.environ, "PATH": BIN_PATH, "SAGEMAKER_BASE_DIR": str(base)}
+    environment = {**os.environ, "PATH": container_path(), "SAGEMAKER_BASE_DIR": str(base)}
     process = subprocess.Popen(
         ["train"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -247,7 +239,7 @@ class _Server:
 def _server(base: Path, port: int) -> Iterator[_Server]:
     environment = {
         **os.environ,
-        "PATH": BIN_PATH,
+        "PATH": container_path(),
         "SAGEMAKER_BASE_DIR": str(base),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGESTACK_BIND_HOST": "127.0.0.1",
@@ -269,13 +261,7 @@ def _server(base: Path, port: int) -> Iterator[_Server]:
             time.sleep(0.02)
         yield _Server(process, time.monotonic() - started)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
         log.close()
 
 

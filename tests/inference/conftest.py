@@ -8,7 +8,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,14 +19,13 @@ import pandas as pd
 import pytest
 
 from sagestack.layout import TrainingJobLayout
-from tests.conftest import REPO, SAMPLE_DATASET
+from sagestack.processes import container_path
+from tests.conftest import SAMPLE_DATASET
 from tests.training.support import mixed_frame, multiclass_frame
 from training.entrypoint import run as run_training
 from training.environment import TrainingPaths
 
-SERVE_PATH = os.pathsep.join(
-    [str(REPO / "inference" / "bin"), str(Path(sys.executable).parent), os.environ["PATH"]]
-)
+SERVE_PATH = container_path()
 
 
 @dataclass(frozen=True)

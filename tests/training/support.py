@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,13 @@ import numpy as np
 import pandas as pd
 
 from sagestack.layout import TrainingJobLayout
+from sagestack.processes import container_path
 
 # The image puts training/bin/train on the PATH and SageMaker runs `train`; so do the tests,
 # with this environment's Python first on the PATH as the image's is.
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_COMMAND = ["train"]
-CONTAINER_PATH = os.pathsep.join(
-    [str(REPO / "training" / "bin"), str(Path(sys.executable).parent), os.environ["PATH"]]
-)
+CONTAINER_PATH = container_path()
 _METRIC = re.compile(r"^metric (\w+):(\w+)=(\S+)$", re.MULTILINE)
 
 
