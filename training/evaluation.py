@@ -8,22 +8,12 @@ split holds a single class) is NaN, and a bar on a NaN metric fails.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    log_loss,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
+from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
@@ -62,31 +52,10 @@ def evaluate(
     # The predicted label is the most probable class: one model pass instead of two.
     predicted = np.asarray(classes, dtype=object)[np.argmax(probabilities, axis=1)]
     predicted = predicted.astype(truth.dtype, copy=False)
-    binary = len(classes) == 2
-    average = "binary" if binary else "macro"
-    pos_label = positive_class if binary else 1
-    with warnings.catch_warnings():
-        # Undefined precision (no positive prediction) is reported as 0, on purpose.
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        metrics = {
-            "accuracy": float(accuracy_score(truth, predicted)),
-            "precision": float(
-                precision_score(
-                    truth, predicted, average=average, pos_label=pos_label, zero_division=0
-                )
-            ),
-            "recall": float(
-                recall_score(
-                    truth, predicted, average=average, pos_label=pos_label, zero_division=0
-                )
-            ),
-            "f1": float(
-                f1_score(truth, predicted, average=average, pos_label=pos_label, zero_division=0)
-            ),
-            "roc_auc": _roc_auc(truth, probabilities, classes, positive_class),
-            "log_loss": float(log_loss(truth, probabilities, labels=classes)),
-        }
     matrix = confusion_matrix(truth, predicted, labels=classes)
+    metrics = counting_metrics(matrix, classes, positive_class)
+    metrics["roc_auc"] = _roc_auc(truth, probabilities, classes, positive_class)
+    metrics["log_loss"] = float(log_loss(truth, probabilities, labels=classes))
     counts = pd.Series(truth).value_counts()
     return SplitEvaluation(
         split=split,
@@ -97,6 +66,37 @@ def evaluate(
         labels=truth,
         probabilities=probabilities,
     )
+
+
+def counting_metrics(
+    matrix: np.ndarray, classes: list[Any], positive_class: Any
+) -> dict[str, float]:
+    """Accuracy, precision, recall and F1 from the confusion matrix alone.
+
+    The same numbers as scikit-learn's scores with zero_division=0 (binary: the positive
+    class; otherwise the macro average over the classes seen in the truth or the
+    predictions), without re-validating the labels four times over (0.3 s at 1M rows).
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    true_positive = np.diag(matrix)
+    predicted = matrix.sum(axis=0)
+    actual = matrix.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, true_positive / predicted, 0.0)
+        recall = np.where(actual > 0, true_positive / actual, 0.0)
+        denominator = predicted + actual
+        f1 = np.where(denominator > 0, 2 * true_positive / denominator, 0.0)
+    if len(classes) == 2:
+        chosen = np.array([classes.index(positive_class)])
+    else:
+        chosen = np.flatnonzero((predicted + actual) > 0)
+    total = matrix.sum()
+    return {
+        "accuracy": float(true_positive.sum() / total) if total else 0.0,
+        "precision": float(precision[chosen].mean()),
+        "recall": float(recall[chosen].mean()),
+        "f1": float(f1[chosen].mean()),
+    }
 
 
 def _roc_auc(
