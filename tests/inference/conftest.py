@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from inference.artifact import Feature, Schema
 from sagestack.layout import TrainingJobLayout
 from sagestack.processes import container_path
 from tests.conftest import SAMPLE_DATASET
@@ -65,6 +66,19 @@ def _train(
     ]
     test = pd.read_csv(source / "test.csv")
     return TrainedModel(name, layout.base, test[names], test[target])
+
+
+def make_schema(kinds: dict[str, str], classes: tuple[Any, ...] = (0, 1)) -> Schema:
+    """A schema for unit tests: features (name -> numeric/categorical) in order, no samples."""
+    return Schema(
+        features=tuple(Feature(name, kind) for name, kind in kinds.items()),
+        classes=classes,
+        target="y",
+        sample_rows=(),
+        sample_predictions=(),
+        sample_probabilities=(),
+        raw={},
+    )
 
 
 def as_training_input(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:

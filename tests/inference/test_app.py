@@ -9,19 +9,11 @@ import numpy as np
 import pytest
 
 from inference.app import App
-from inference.artifact import Feature, Schema
 from inference.http import Request
 from inference.predictor import Predictor
+from tests.inference.conftest import make_schema
 
-SCHEMA = Schema(
-    features=(Feature("a", "numeric"),),
-    classes=(0, 1),
-    target="y",
-    sample_rows=(),
-    sample_predictions=(),
-    sample_probabilities=(),
-    raw={},
-)
+SCHEMA = make_schema({"a": "numeric"})
 
 
 def _broken_head(matrix: np.ndarray) -> np.ndarray:

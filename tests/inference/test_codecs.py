@@ -7,18 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from inference.artifact import Feature, Schema
 from inference.codecs import Decoder, RequestError, encode, media_type, negotiate
+from tests.inference.conftest import make_schema
 
-SCHEMA = Schema(
-    features=(Feature("a", "numeric"), Feature("colour", "categorical"), Feature("b", "numeric")),
-    classes=("no", "yes"),
-    target="label",
-    sample_rows=(),
-    sample_predictions=(),
-    sample_probabilities=(),
-    raw={},
-)
+SCHEMA = make_schema({"a": "numeric", "colour": "categorical", "b": "numeric"}, ("no", "yes"))
 DECODER = Decoder(SCHEMA)
 
 
@@ -104,15 +96,7 @@ def test_encodings() -> None:
     assert encode("text/csv", ["a,b"], None, ["no", "yes"]) == b'"a,b"\n'
 
 
-NUMERIC = Schema(
-    features=tuple(Feature(f"f{i}", "numeric") for i in range(3)),
-    classes=(0, 1),
-    target="y",
-    sample_rows=(),
-    sample_predictions=(),
-    sample_probabilities=(),
-    raw={},
-)
+NUMERIC = make_schema({f"f{i}": "numeric" for i in range(3)})
 
 
 def _big(rows: list[str]) -> bytes:
