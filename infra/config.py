@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from infra.policies import is_ecr_image_uri
+
 NAMESPACE = "sagestack"
 ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 # SageMaker serverless inference: memory sizes it offers, and its concurrency range.
@@ -56,6 +58,9 @@ class StackConfig:
     inference_image_uri: str
     ecr_keep_images: int
     log_retention_days: int
+    model_server_workers: int
+    model_server_timeout_seconds: int
+    noncurrent_version_days: int
 
     @property
     def serverless(self) -> bool:
@@ -160,6 +165,16 @@ def _data_path(value: str) -> str:
         raise _Invalid("must be an s3://bucket/key URI")
     if "://" in text and not text.startswith("s3://"):
         raise _Invalid("must be a local path or an s3:// URI")
+    return text
+
+
+def _image_uri(value: str) -> str:
+    text = value.strip()
+    if text and not is_ecr_image_uri(text):
+        raise _Invalid(
+            "must be empty (build the image) or an ECR image URI such as "
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagestack-training@sha256:<digest>"
+        )
     return text
 
 
@@ -304,18 +319,39 @@ KEYS: tuple[Key, ...] = (
         "trainingImageUri",
         "string",
         "",
-        "A prebuilt training image URI; empty to build it from training/Dockerfile.",
-        _text,
+        "A prebuilt training image in ECR (by digest is best); empty to build its Dockerfile.",
+        _image_uri,
     ),
     Key(
         "inferenceImageUri",
         "string",
         "",
-        "A prebuilt inference image URI; empty to build it from inference/Dockerfile.",
-        _text,
+        "A prebuilt inference image in ECR (by digest is best); empty to build its Dockerfile.",
+        _image_uri,
     ),
     Key("ecrKeepImages", "integer", "10", "Images each ECR repository keeps.", _integer(1, 1000)),
     Key("logRetentionDays", "integer", "30", "CloudWatch log retention.", _integer(1, 3653)),
+    Key(
+        "modelServerWorkers",
+        "integer",
+        "0",
+        "Inference worker processes per instance; 0 = one per vCPU.",
+        _integer(0, 64),
+    ),
+    Key(
+        "modelServerTimeoutSeconds",
+        "integer",
+        "60",
+        "Inference request timeout (SageMaker gives up on a request after 60 s).",
+        _integer(1, 3600),
+    ),
+    Key(
+        "noncurrentVersionDays",
+        "integer",
+        "30",
+        "Days an overwritten or deleted object version is kept in the buckets.",
+        _integer(1, 3650),
+    ),
 )
 _BY_NAME = {key.name: key for key in KEYS}
 
@@ -373,6 +409,11 @@ def _cross_checks(parsed: Mapping[str, Any], given: Mapping[str, object]) -> lis
         problems.append(
             f"{NAMESPACE}:trainingMaxWaitSeconds={parsed['trainingMaxWaitSeconds']} must be at "
             f"least trainingMaxRuntimeSeconds={parsed['trainingMaxRuntimeSeconds']}"
+        )
+    if not parsed["endpointInstanceType"] and parsed["dataCapturePercent"] > 0:
+        problems.append(
+            f"{NAMESPACE}:dataCapturePercent={parsed['dataCapturePercent']} needs "
+            "endpointInstanceType: SageMaker serverless endpoints do not capture data"
         )
     if parsed["forceDestroyBuckets"] and parsed["protectData"]:
         problems.append(

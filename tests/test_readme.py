@@ -68,3 +68,10 @@ def test_every_stack_config_key_is_documented_with_its_default() -> None:
     assert list(rows) == [key.name for key in KEYS]
     for key in KEYS:
         assert rows[key.name] == (f"`{key.default}`" if key.default else "(empty)"), key.name
+
+
+def test_outputs_table_is_the_stack_output_contract() -> None:
+    from infra.outputs import OUTPUT_NAMES
+
+    section = README.split("### Outputs", 1)[1].split("\n### ", 1)[0]
+    assert tuple(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE)) == OUTPUT_NAMES

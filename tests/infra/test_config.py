@@ -111,6 +111,14 @@ def test_training_hyperparameters_carry_bars_and_extras() -> None:
         ({"trainingVolumeGb": "ten"}, "trainingVolumeGb='ten' must be a whole number from 1"),
         ({"trainingUseSpot": "yes"}, "trainingUseSpot='yes' must be true or false"),
         (
+            {"trainingImageUri": "python:3.11"},
+            "sagestack:trainingImageUri='python:3.11' must be empty (build the image) or an ECR",
+        ),
+        ({"inferenceImageUri": "docker.io/me/serve:1"}, "inferenceImageUri='docker.io/me/serve:1'"),
+        ({"dataCapturePercent": 20}, "serverless endpoints do not capture data"),
+        ({"modelServerWorkers": -1}, "modelServerWorkers='-1' must be a whole number from 0"),
+        ({"noncurrentVersionDays": 0}, "noncurrentVersionDays='0' must be a whole number from 1"),
+        (
             {"endpointInstanceTyp": "ml.m5.large"},
             "unknown keys ['endpointInstanceTyp'] (known keys:",
         ),

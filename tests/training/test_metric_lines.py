@@ -9,15 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import EXAMPLE_METRIC_LINE
 from training.metric_lines import format_metric_line, metric_regex
-
-# The one example line that both sides are checked against (the Pulumi program's tests use it too).
-EXAMPLE_LINE = "metric test:f1=0.973118"
 
 
 def test_the_documented_example() -> None:
-    assert format_metric_line("test", "f1", 0.973118) == EXAMPLE_LINE
-    match = re.search(metric_regex("test", "f1"), EXAMPLE_LINE)
+    assert format_metric_line("test", "f1", 0.973118) == EXAMPLE_METRIC_LINE
+    match = re.search(metric_regex("test", "f1"), EXAMPLE_METRIC_LINE)
     assert match is not None
     assert match.group(1) == "0.973118"
 

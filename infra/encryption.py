@@ -1,0 +1,63 @@
+"""Encryption: a customer-managed KMS key with rotation, or the AWS-managed keys.
+
+With `customerManagedKey` the buckets, ECR repositories, training volumes and output, and the
+endpoint's storage and captured data use one key of ours. Without it (dev) every service uses
+its AWS-managed key, which costs nothing and needs no key policy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.account import AwsAccount
+from infra.policies import key_policy
+
+
+@dataclass(frozen=True)
+class EncryptionArgs:
+    account: AwsAccount
+    customer_managed_key: bool
+    # Buckets that outlive `pulumi destroy` must keep the key that decrypts them.
+    retain_on_delete: bool
+    protect: bool
+    tags: dict[str, str]
+
+
+class Encryption(pulumi.ComponentResource):
+    key_arn: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: EncryptionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("sagestack:encryption:Encryption", name, None, opts)
+        self.key_arn = None
+        if args.customer_managed_key:
+            key = aws.kms.Key(
+                f"{name}-key",
+                aws.kms.KeyArgs(
+                    description=f"sagestack {pulumi.get_stack()}: data, models and endpoints",
+                    enable_key_rotation=True,
+                    deletion_window_in_days=30,
+                    policy=pulumi.Output.all(args.account.partition, args.account.account_id).apply(
+                        lambda values: json.dumps(key_policy(values[0], values[1]))
+                    ),
+                    tags=args.tags,
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self, protect=args.protect, retain_on_delete=args.retain_on_delete
+                ),
+            )
+            aws.kms.Alias(
+                f"{name}-alias",
+                aws.kms.AliasArgs(
+                    name_prefix=f"alias/sagestack-{pulumi.get_stack()}-",
+                    target_key_id=key.key_id,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.key_arn = key.arn
+        self.register_outputs({"key_arn": self.key_arn})

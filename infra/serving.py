@@ -1,0 +1,159 @@
+"""Serving: the SageMaker model, its endpoint configuration and the endpoint.
+
+A new model (new artifact or new image) is a new auto-named Model and so a new auto-named
+endpoint configuration: Pulumi creates the replacement first, points the endpoint at it, and
+only then deletes the old configuration. That is what makes a model change really reach the
+endpoint, and why neither resource gets a fixed name (a fixed name would force delete-before-
+replace and delete a configuration the endpoint is still using). The endpoint itself keeps a
+stable name per stack, which clients, alarms and `verify` address.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.iam import CAPTURE_PREFIX
+
+VARIANT_NAME = "primary"
+# Content types the inference server answers; captured as text, not base64.
+CAPTURE_CSV_TYPES = ["text/csv"]
+CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
+# Instance families with local NVMe storage (m5d, c6id, g4dn, ...): AWS encrypts that storage
+# itself and rejects an endpoint configuration KMS key for them.
+_LOCAL_STORAGE_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+[a-z]*d[a-z]*\.")
+
+
+def has_local_storage(instance_type: str) -> bool:
+    return bool(_LOCAL_STORAGE_FAMILY.match(instance_type))
+
+
+def server_environment(workers: int, timeout_seconds: int) -> dict[str, str]:
+    """The inference container's settings (see inference/environment.py)."""
+    environment = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": str(timeout_seconds)}
+    if workers:
+        environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
+    return environment
+
+
+@dataclass(frozen=True)
+class ServingArgs:
+    endpoint_name: str
+    role_arn: pulumi.Output[str]
+    image_uri: pulumi.Output[str]
+    model_data_url: pulumi.Output[str]
+    instance_type: str  # "" for a serverless endpoint
+    instance_count: int
+    serverless_memory_mb: int
+    serverless_max_concurrency: int
+    model_server_workers: int
+    model_server_timeout_seconds: int
+    data_capture_percent: int
+    capture_bucket: pulumi.Output[str]
+    kms_key_arn: pulumi.Output[str] | None
+    tags: dict[str, str]
+
+
+class Serving(pulumi.ComponentResource):
+    model_name: pulumi.Output[str]
+    endpoint_config_name: pulumi.Output[str]
+    endpoint_name: pulumi.Output[str]
+    endpoint_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("sagestack:serving:Serving", name, None, opts)
+        serverless = not args.instance_type
+        model = aws.sagemaker.Model(
+            f"{name}-model",
+            aws.sagemaker.ModelArgs(
+                execution_role_arn=args.role_arn,
+                primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
+                    image=args.image_uri,
+                    model_data_url=args.model_data_url,
+                    environment=server_environment(
+                        args.model_server_workers, args.model_server_timeout_seconds
+                    ),
+                ),
+                # The server needs no network; serverless endpoints do not offer isolation.
+                enable_network_isolation=not serverless,
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if serverless:
+            variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                variant_name=VARIANT_NAME,
+                model_name=model.name,
+                serverless_config=aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
+                    memory_size_in_mb=args.serverless_memory_mb,
+                    max_concurrency=args.serverless_max_concurrency,
+                ),
+            )
+        else:
+            variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                variant_name=VARIANT_NAME,
+                model_name=model.name,
+                instance_type=args.instance_type,
+                initial_instance_count=args.instance_count,
+                initial_variant_weight=1.0,
+            )
+        capture = None
+        if args.data_capture_percent > 0:
+            capture = aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
+                enable_capture=True,
+                initial_sampling_percentage=args.data_capture_percent,
+                destination_s3_uri=pulumi.Output.concat(
+                    "s3://", args.capture_bucket, f"/{CAPTURE_PREFIX}"
+                ),
+                kms_key_id=args.kms_key_arn,
+                capture_options=[
+                    aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(
+                        capture_mode=mode
+                    )
+                    for mode in ("Input", "Output")
+                ],
+                capture_content_type_header=aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureContentTypeHeaderArgs(
+                    csv_content_types=CAPTURE_CSV_TYPES, json_content_types=CAPTURE_JSON_TYPES
+                ),
+            )
+        storage_key = (
+            args.kms_key_arn
+            if not serverless and not has_local_storage(args.instance_type)
+            else None
+        )
+        endpoint_config = aws.sagemaker.EndpointConfiguration(
+            f"{name}-config",
+            aws.sagemaker.EndpointConfigurationArgs(
+                production_variants=[variant],
+                data_capture_config=capture,
+                kms_key_arn=storage_key,
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        endpoint = aws.sagemaker.Endpoint(
+            f"{name}-endpoint",
+            aws.sagemaker.EndpointArgs(
+                name=args.endpoint_name,
+                endpoint_config_name=endpoint_config.name,
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.model_name = model.name
+        self.endpoint_config_name = endpoint_config.name
+        self.endpoint_name = endpoint.name
+        self.endpoint_arn = endpoint.arn
+        self.register_outputs(
+            {
+                "model_name": self.model_name,
+                "endpoint_config_name": self.endpoint_config_name,
+                "endpoint_name": self.endpoint_name,
+                "endpoint_arn": self.endpoint_arn,
+            }
+        )

@@ -1,0 +1,14 @@
+"""Each stack's program, run once per test session under the recording mocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.infra.program import Graph, run_program
+
+STACKS = ("dev", "staging", "prod")
+
+
+@pytest.fixture(scope="session")
+def graphs() -> dict[str, Graph]:
+    return {stack: run_program(stack) for stack in STACKS}

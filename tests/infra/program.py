@@ -1,0 +1,226 @@
+"""Run the Pulumi program the way the engine does, under recording mocks, without the CLI.
+
+`Pulumi.yaml`'s `main: infra/` makes the engine start the Python language host with `infra/` as
+the working directory and the program `.`, which it runs with `runpy.run_path(".")` (so `infra/`
+is first on sys.path). `run_program` does exactly that, with the stack's config from its
+`Pulumi.<stack>.yaml` as `pulumi config` would give it (every value as text), and records every
+registration: type, name, parent, inputs and the resource options the engine sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import runpy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from tests.conftest import REPO
+
+PROJECT = "sagestack"
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass
+class Registration:
+    """One resource as the engine saw it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    dependencies: list[str]
+    custom_timeouts: dict[str, str]
+
+
+@dataclass
+class Graph:
+    """Everything one run of the program registered, and its stack outputs."""
+
+    stack: str
+    resources: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Registration:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r.urn for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def ancestors(self, resource: Registration) -> list[Registration]:
+        chain = []
+        while resource.parent and any(r.urn == resource.parent for r in self.resources):
+            resource = self.by_urn(resource.parent)
+            chain.append(resource)
+        return chain
+
+
+def _fake_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    """Gives each resource the outputs AWS would compute, derived from its inputs only."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        suffix = _fake_digest(f"{args.typ}:{args.name}")[:7]
+        kind = args.typ
+        if kind == "aws:s3/bucket:Bucket":
+            state["bucket"] = f"{args.inputs['bucketPrefix']}{suffix}"
+            state["arn"] = f"arn:aws:s3:::{state['bucket']}"
+            return state["bucket"], state
+        if kind == "aws:kms/key:Key":
+            state["keyId"] = f"key-{suffix}"
+            state["arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/key-{suffix}"
+        elif kind == "aws:iam/role:Role":
+            state["name"] = f"{args.name}-{suffix}"
+            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{state['name']}"
+        elif kind == "aws:ecr/repository:Repository":
+            state["name"] = f"{args.name}-{suffix}"
+            state["registryId"] = ACCOUNT_ID
+            state["repositoryUrl"] = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{state['name']}"
+            state["arn"] = f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{state['name']}"
+        elif kind == "docker-build:index:Image":
+            tag = args.inputs["tags"][0]
+            state["digest"] = f"sha256:{_fake_digest(tag)}"
+            state["ref"] = f"{tag.rsplit(':', 1)[0]}@{state['digest']}"
+        elif kind in (
+            "aws:sagemaker/model:Model",
+            "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+        ):
+            # Auto-named, as Pulumi does: the logical name and a random suffix.
+            state["name"] = f"{args.name}-{suffix}"
+            state["arn"] = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:x/{state['name']}"
+        elif kind == "aws:sagemaker/endpoint:Endpoint":
+            state["arn"] = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:endpoint/{state['name']}"
+        elif kind == "aws:sagemaker/trainingJob:TrainingJob":
+            name = state["trainingJobName"]
+            state["arn"] = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:training-job/{name}"
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
+                "userId": "ci",
+                "id": ACCOUNT_ID,
+            }, []
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": REGION, "region": REGION, "id": REGION}, []
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                "userName": "AWS",
+                "password": "mock-password",
+                "authorizationToken": "mock-token",
+                "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": REGION,
+            }, []
+        raise AssertionError(f"the program called an unmocked function: {args.token}")
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi_mocks.Mocks, graph: Graph) -> None:
+        super().__init__(mocks)
+        self.graph = graph
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the engine's RPC name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            timeouts = request.customTimeouts
+            self.graph.resources.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    custom=request.custom,
+                    inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+                    protect=request.protect,
+                    retain_on_delete=request.retainOnDelete,
+                    delete_before_replace=request.deleteBeforeReplace,
+                    dependencies=sorted(request.dependencies),
+                    custom_timeouts={
+                        k: v
+                        for k, v in (
+                            ("create", timeouts.create),
+                            ("update", timeouts.update),
+                            ("delete", timeouts.delete),
+                        )
+                        if v
+                    },
+                )
+            )
+        return response
+
+
+def stack_config(stack: str, overrides: Mapping[str, object] | None = None) -> dict[str, str]:
+    """`Pulumi.<stack>.yaml`'s config as the engine hands it to the program: all text."""
+    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    values: dict[str, object] = dict(document.get("config") or {})
+    values.update({f"{PROJECT}:{k}": v for k, v in (overrides or {}).items()})
+    return {key: _text(value) for key, value in values.items()}
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@contextmanager
+def _working_directory(path: Path) -> Iterator[None]:
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def run_program(
+    stack: str, overrides: Mapping[str, object] | None = None, preview: bool = False
+) -> Graph:
+    """Run infra/ for `stack` (with config `overrides`) and return what it registered."""
+    graph = Graph(stack=stack)
+    monitor = _RecordingMonitor(_Mocks(), graph)
+    pulumi.runtime.set_all_config(stack_config(stack, overrides))
+    pulumi.runtime.set_mocks(
+        _Mocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor
+    )
+
+    def program() -> None:
+        runpy.run_path(".", run_name="__main__")
+
+    with _working_directory(REPO / "infra"):
+        _sync_await(run_pulumi_func(program))
+    root = get_root_resource()
+    assert root is not None
+    for name, value in root.outputs.items():  # type: ignore[attr-defined]
+        graph.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
+    return graph
