@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.txt)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint format local lock dataset benchmark benchmark-inference clean
+.PHONY: help setup test lint format local lock dataset benchmark benchmark-inference benchmark-infra clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ benchmark-inference: setup ## Inference server benchmark with wrk (minutes; benc
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
 		apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(PY) -m benchmarks.inference_benchmark $(BENCH_ARGS)
+
+benchmark-infra: setup ## Pulumi program under mocks, per stack (seconds; benchmarks/results/).
+	$(PY) -m benchmarks.infra_benchmark $(BENCH_ARGS)
 
 clean: ## Remove .venv, caches and local runs.
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .sagestack .benchmarks
