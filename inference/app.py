@@ -58,8 +58,12 @@ class Stats:
             "worker": worker,
             "interval_seconds": round(time.monotonic() - self.started, 1),
             "requests": {str(status): count for status, count in sorted(self.statuses.items())},
+            # Flat counts, for CloudWatch log metric filters (they cannot sum map values).
+            "client_errors": sum(n for status, n in self.statuses.items() if 400 <= status < 500),
+            "server_errors": sum(n for status, n in self.statuses.items() if status >= 500),
             "rows_predicted": self.rows,
             "schema_violations": dict(sorted(self.violations.items())),
+            "schema_violations_total": sum(self.violations.values()),
             "latency_ms": {"p50": self.percentile_ms(0.5), "p99": self.percentile_ms(0.99)},
         }
 

@@ -22,6 +22,10 @@ LOG_LEVEL_ENV = "SAGEMAKER_CONTAINER_LOG_LEVEL"
 MAX_PAYLOAD_ENV = "SAGESTACK_MAX_PAYLOAD_BYTES"
 SUMMARY_INTERVAL_ENV = "SAGESTACK_SUMMARY_INTERVAL_SECONDS"
 HOST_ENV = "SAGESTACK_BIND_HOST"
+# Set by the Pulumi program: copied into every summary line, where CloudWatch log metric
+# filters read them as the EndpointName and VariantName dimensions of the custom metrics.
+ENDPOINT_NAME_ENV = "SAGESTACK_ENDPOINT_NAME"
+VARIANT_NAME_ENV = "SAGESTACK_VARIANT_NAME"
 
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -50,6 +54,8 @@ class ServerSettings:
     max_payload_bytes: int
     summary_interval_seconds: float
     log_level: str
+    # `endpoint` and `variant` for the summary line, when the deployment names them.
+    summary_labels: dict[str, str]
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
@@ -76,6 +82,11 @@ class ServerSettings:
                 environ, SUMMARY_INTERVAL_ENV, DEFAULT_SUMMARY_INTERVAL_SECONDS
             ),
             log_level=level,
+            summary_labels={
+                label: environ[name].strip()
+                for label, name in (("endpoint", ENDPOINT_NAME_ENV), ("variant", VARIANT_NAME_ENV))
+                if environ.get(name, "").strip()
+            },
         )
 
 

@@ -207,7 +207,7 @@ def _run_worker(
     def report(final: bool = False) -> None:
         stats, app.stats = app.stats, type(app.stats)()
         if stats.statuses or final:
-            log.info("summary", extra=stats.summary(os.getpid()))
+            log.info("summary", extra={**stats.summary(os.getpid()), **settings.summary_labels})
         if not final:
             asyncio.get_running_loop().call_later(settings.summary_interval_seconds, report)
 

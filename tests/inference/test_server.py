@@ -398,7 +398,15 @@ def test_summary_line_counts_statuses_and_violations(
     models: dict[str, TrainedModel], serve: Serve
 ) -> None:
     model = models["binary"]
-    server = serve(model.base, environment={"SAGESTACK_SUMMARY_INTERVAL_SECONDS": "0.5"})
+    server = serve(
+        model.base,
+        environment={
+            "SAGESTACK_SUMMARY_INTERVAL_SECONDS": "0.5",
+            # As the Pulumi program sets them: the metric filters' dimensions.
+            "SAGESTACK_ENDPOINT_NAME": "sagestack-dev",
+            "SAGESTACK_VARIANT_NAME": "primary",
+        },
+    )
     invoke(server, csv_rows(model, 3), "text/csv")
     invoke(server, "1,2", "text/csv")
     invoke(server, "x", "text/plain")
@@ -406,6 +414,10 @@ def test_summary_line_counts_statuses_and_violations(
     assert summary["requests"] == {"200": 1, "400": 1, "415": 1}
     assert summary["rows_predicted"] == 3
     assert summary["schema_violations"] == {"wrong_feature_count": 1}
+    assert summary["schema_violations_total"] == 1
+    assert summary["client_errors"] == 2
+    assert summary["server_errors"] == 0
+    assert (summary["endpoint"], summary["variant"]) == ("sagestack-dev", "primary")
     assert summary["latency_ms"]["p50"] > 0
     assert summary["latency_ms"]["p99"] >= summary["latency_ms"]["p50"]
 
