@@ -10,14 +10,16 @@ from __future__ import annotations
 import pulumi
 
 from infra.account import lookup_account
+from infra.autoscaling import Autoscaling, AutoscalingArgs
 from infra.config import load_from_pulumi
 from infra.dataset import Dataset, DatasetArgs
 from infra.encryption import Encryption, EncryptionArgs
 from infra.iam import ExecutionRole, ExecutionRoleArgs
 from infra.images import Images, ImagesArgs
-from infra.naming import endpoint_name, resource_tags, sagemaker_prefix
+from infra.monitoring import Monitoring, MonitoringArgs
+from infra.naming import endpoint_name, resource_tags, sagemaker_prefix, training_job_prefix
 from infra.outputs import invoke_command
-from infra.serving import Serving, ServingArgs
+from infra.serving import VARIANT_NAME, DeploymentPolicy, Serving, ServingArgs
 from infra.storage import Storage, StorageArgs
 from infra.training_job import TrainingJob, TrainingJobArgs
 
@@ -107,6 +109,33 @@ training = TrainingJob(
         tags=tags,
     ),
 )
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        account=account,
+        endpoint_name=endpoint_name(project, stack),
+        variant_name=VARIANT_NAME,
+        serverless=config.serverless,
+        training_job_prefix=training_job_prefix(project, stack),
+        kms_key_arn=encryption.key_arn,
+        emails=config.alarm_emails,
+        https_url=config.alarm_https_url,
+        period_seconds=config.alarm_period_seconds,
+        evaluation_periods=config.alarm_evaluation_periods,
+        errors_5xx=config.alarm_5xx_errors,
+        rate_4xx_percent=config.alarm_4xx_rate_percent,
+        model_latency_p99_ms=config.alarm_model_latency_p99_ms,
+        overhead_latency_p99_ms=config.alarm_overhead_latency_p99_ms,
+        cpu_utilization=config.alarm_cpu_utilization,
+        memory_percent=config.alarm_memory_percent,
+        disk_percent=config.alarm_disk_percent,
+        no_traffic_minutes=config.alarm_no_traffic_minutes,
+        schema_violations=config.alarm_schema_violations,
+        log_retention_days=config.log_retention_days,
+        training_log_group_retention_days=config.training_log_group_retention_days,
+        tags=tags,
+    ),
+)
 serving = Serving(
     "serving",
     ServingArgs(
@@ -123,9 +152,32 @@ serving = Serving(
         data_capture_percent=config.data_capture_percent,
         capture_bucket=storage.capture.name,
         kms_key_arn=encryption.key_arn,
+        deployment=DeploymentPolicy(
+            strategy=config.deployment_strategy,
+            canary_percent=config.deployment_canary_percent,
+            linear_step_percent=config.deployment_linear_step_percent,
+            wait_seconds=config.deployment_wait_seconds,
+            termination_wait_seconds=config.deployment_termination_wait_seconds,
+        ),
+        rollback_alarm_names=monitoring.rollback_alarm_names,
+        endpoint_dependencies=[monitoring.endpoint_log_group],
         tags=tags,
     ),
 )
+if config.autoscaling:
+    Autoscaling(
+        "autoscaling",
+        AutoscalingArgs(
+            endpoint_name=serving.endpoint_name,
+            variant_name=VARIANT_NAME,
+            min_instances=config.endpoint_instance_count,
+            max_instances=config.autoscaling_max_instances,
+            invocations_per_instance=config.autoscaling_invocations_per_instance,
+            scale_in_cooldown_seconds=config.autoscaling_scale_in_cooldown_seconds,
+            scale_out_cooldown_seconds=config.autoscaling_scale_out_cooldown_seconds,
+            tags=tags,
+        ),
+    )
 
 pulumi.export("endpoint_name", serving.endpoint_name)
 pulumi.export("endpoint_arn", serving.endpoint_arn)
@@ -138,6 +190,9 @@ pulumi.export("execution_role_arn", role.arn)
 pulumi.export("training_image_uri", images.training_image_uri)
 pulumi.export("inference_image_uri", images.inference_image_uri)
 pulumi.export("region", account.region)
+pulumi.export("endpoint_config_name", serving.endpoint_config_name)
+pulumi.export("alarm_topic_arn", monitoring.topic_arn)
+pulumi.export("dashboard_url", monitoring.dashboard_url)
 pulumi.export(
     "invoke_command",
     pulumi.Output.all(serving.endpoint_name, account.region).apply(

@@ -25,6 +25,7 @@ ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200
 GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+DEPLOYMENT_STRATEGIES = ("all_at_once", "canary", "linear")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 
@@ -61,10 +62,37 @@ class StackConfig:
     model_server_workers: int
     model_server_timeout_seconds: int
     noncurrent_version_days: int
+    alarm_emails: tuple[str, ...]
+    alarm_https_url: str
+    alarm_period_seconds: int
+    alarm_evaluation_periods: int
+    alarm_5xx_errors: int
+    alarm_4xx_rate_percent: int
+    alarm_model_latency_p99_ms: int
+    alarm_overhead_latency_p99_ms: int
+    alarm_cpu_utilization: int
+    alarm_memory_percent: int
+    alarm_disk_percent: int
+    alarm_no_traffic_minutes: int
+    alarm_schema_violations: int
+    training_log_group_retention_days: int
+    deployment_strategy: str
+    deployment_canary_percent: int
+    deployment_linear_step_percent: int
+    deployment_wait_seconds: int
+    deployment_termination_wait_seconds: int
+    autoscaling_max_instances: int
+    autoscaling_invocations_per_instance: int
+    autoscaling_scale_in_cooldown_seconds: int
+    autoscaling_scale_out_cooldown_seconds: int
 
     @property
     def serverless(self) -> bool:
         return not self.endpoint_instance_type
+
+    @property
+    def autoscaling(self) -> bool:
+        return self.autoscaling_max_instances > 0
 
     @property
     def data_in_s3(self) -> bool:
@@ -176,6 +204,31 @@ def _image_uri(value: str) -> str:
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagestack-training@sha256:<digest>"
         )
     return text
+
+
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+
+
+def _emails(value: str) -> tuple[str, ...]:
+    addresses = tuple(part.strip() for part in value.split(",") if part.strip())
+    bad = [address for address in addresses if not _EMAIL.match(address)]
+    if bad:
+        raise _Invalid(f"must be comma-separated email addresses ({bad} are not)")
+    return addresses
+
+
+def _https_url(value: str) -> str:
+    text = value.strip()
+    if text and not re.match(r"^https://[^\s/]+\S*$", text):
+        raise _Invalid("must be empty or an https:// URL")
+    return text
+
+
+def _period(value: str) -> int:
+    seconds = _integer(60, 86400)(value)
+    if seconds % 60:
+        raise _Invalid("must be a multiple of 60 seconds (CloudWatch's standard resolution)")
+    return seconds
 
 
 def _hyperparameters(value: str) -> dict[str, str]:
@@ -352,6 +405,162 @@ KEYS: tuple[Key, ...] = (
         "Days an overwritten or deleted object version is kept in the buckets.",
         _integer(1, 3650),
     ),
+    Key(
+        "alarmEmails",
+        "string",
+        "",
+        "Comma-separated emails told of alarms and failed training (each confirms once).",
+        _emails,
+    ),
+    Key(
+        "alarmHttpsUrl",
+        "string",
+        "",
+        "An https:// URL told of alarms and failed training (SNS subscription); empty for none.",
+        _https_url,
+    ),
+    Key("alarmPeriodSeconds", "integer", "60", "Alarm period (a multiple of 60).", _period),
+    Key(
+        "alarmEvaluationPeriods",
+        "integer",
+        "3",
+        "Periods an alarm's metric must breach in a row before it fires.",
+        _integer(1, 100),
+    ),
+    Key(
+        "alarm5xxErrors",
+        "integer",
+        "1",
+        "5XX responses in one period that count as a breach.",
+        _integer(1, 1000000),
+    ),
+    Key(
+        "alarm4xxRatePercent",
+        "integer",
+        "10",
+        "Share of invocations answered 4XX, in percent, that counts as a breach.",
+        _integer(1, 100),
+    ),
+    Key(
+        "alarmModelLatencyP99Ms",
+        "integer",
+        "500",
+        "p99 ModelLatency, in milliseconds, that counts as a breach.",
+        _integer(1, 600000),
+    ),
+    Key(
+        "alarmOverheadLatencyP99Ms",
+        "integer",
+        "200",
+        "p99 OverheadLatency (SageMaker's own), in milliseconds, that counts as a breach.",
+        _integer(1, 600000),
+    ),
+    Key(
+        "alarmCpuUtilization",
+        "integer",
+        "160",
+        "Instance endpoints: CPUUtilization that counts as a breach (100 per vCPU; m5.large: 2).",
+        _integer(1, 12800),
+    ),
+    Key(
+        "alarmMemoryPercent",
+        "integer",
+        "85",
+        "Instance endpoints: MemoryUtilization (percent) that counts as a breach.",
+        _integer(1, 100),
+    ),
+    Key(
+        "alarmDiskPercent",
+        "integer",
+        "85",
+        "Instance endpoints: DiskUtilization (percent) that counts as a breach.",
+        _integer(1, 100),
+    ),
+    Key(
+        "alarmNoTrafficMinutes",
+        "integer",
+        "0",
+        "Alarm when the endpoint gets no invocations for this many minutes (0 = off).",
+        _integer(0, 1440),
+    ),
+    Key(
+        "alarmSchemaViolations",
+        "integer",
+        "100",
+        "Requests rejected by the schema in one period (summary lines) that count as a breach.",
+        _integer(1, 1000000),
+    ),
+    Key(
+        "trainingLogGroupRetentionDays",
+        "integer",
+        "0",
+        "Retention of /aws/sagemaker/TrainingJobs, which the whole account shares: set it in one "
+        "stack per account and region only (0 = leave it alone).",
+        _integer(0, 3653),
+    ),
+    Key(
+        "deploymentStrategy",
+        "string",
+        "all_at_once",
+        "How a new model takes traffic: all_at_once, canary or linear (blue/green, rollback).",
+        _choice(DEPLOYMENT_STRATEGIES),
+    ),
+    Key(
+        "deploymentCanaryPercent",
+        "integer",
+        "10",
+        "canary: the share of capacity that takes traffic first, in percent.",
+        _integer(1, 99),
+    ),
+    Key(
+        "deploymentLinearStepPercent",
+        "integer",
+        "25",
+        "linear: the share of capacity moved at each step, in percent.",
+        _integer(1, 99),
+    ),
+    Key(
+        "deploymentWaitSeconds",
+        "integer",
+        "300",
+        "Seconds between traffic shifts, watching the rollback alarms.",
+        _integer(0, 3600),
+    ),
+    Key(
+        "deploymentTerminationWaitSeconds",
+        "integer",
+        "300",
+        "Seconds the old fleet is kept after the shift (baking), ready for a rollback.",
+        _integer(0, 3600),
+    ),
+    Key(
+        "autoscalingMaxInstances",
+        "integer",
+        "0",
+        "Instance endpoints: scale from endpointInstanceCount up to this many instances (0 = off).",
+        _integer(0, 100),
+    ),
+    Key(
+        "autoscalingInvocationsPerInstance",
+        "integer",
+        "1000",
+        "Target invocations per instance per minute for scaling.",
+        _integer(1, 1000000),
+    ),
+    Key(
+        "autoscalingScaleInCooldownSeconds",
+        "integer",
+        "300",
+        "Seconds after a scale-in before another.",
+        _integer(0, 3600),
+    ),
+    Key(
+        "autoscalingScaleOutCooldownSeconds",
+        "integer",
+        "60",
+        "Seconds after a scale-out before another.",
+        _integer(0, 3600),
+    ),
 )
 _BY_NAME = {key.name: key for key in KEYS}
 
@@ -415,6 +624,17 @@ def _cross_checks(parsed: Mapping[str, Any], given: Mapping[str, object]) -> lis
             f"{NAMESPACE}:dataCapturePercent={parsed['dataCapturePercent']} needs "
             "endpointInstanceType: SageMaker serverless endpoints do not capture data"
         )
+    if parsed["autoscalingMaxInstances"]:
+        if not parsed["endpointInstanceType"]:
+            problems.append(
+                f"{NAMESPACE}:autoscalingMaxInstances needs endpointInstanceType (serverless "
+                "endpoints scale by themselves)"
+            )
+        elif parsed["autoscalingMaxInstances"] < parsed["endpointInstanceCount"]:
+            problems.append(
+                f"{NAMESPACE}:autoscalingMaxInstances={parsed['autoscalingMaxInstances']} must be "
+                f"at least endpointInstanceCount={parsed['endpointInstanceCount']}"
+            )
     if parsed["forceDestroyBuckets"] and parsed["protectData"]:
         problems.append(
             f"{NAMESPACE}:forceDestroyBuckets and protectData contradict each other: choose one"
@@ -427,7 +647,8 @@ def _bar_key(metric: str) -> str:
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    # alarm5xxErrors -> alarm_5xx_errors; alarmModelLatencyP99Ms -> alarm_model_latency_p99_ms
+    return re.sub(r"(?<=[a-z])(?=[0-9])|(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _as_text(value: object) -> str:

@@ -34,10 +34,14 @@ def content_hash(inputs: Mapping[str, object], length: int = HASH_LENGTH) -> str
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
+def training_job_prefix(project: str, stack: str) -> str:
+    """What every training job name of the stack starts with (its events are matched by it)."""
+    return sagemaker_prefix(project, stack, SAGEMAKER_NAME_MAX - HASH_LENGTH - 1) + "-"
+
+
 def training_job_name(project: str, stack: str, retrain_inputs: Mapping[str, object]) -> str:
     """`<project>-<stack>-<hash>`: the same inputs give the same name, so nothing retrains."""
-    prefix = sagemaker_prefix(project, stack, SAGEMAKER_NAME_MAX - HASH_LENGTH - 1)
-    name = f"{prefix}-{content_hash(retrain_inputs)}"
+    name = f"{training_job_prefix(project, stack)}{content_hash(retrain_inputs)}"
     assert SAGEMAKER_NAME.match(name), name
     return name
 

@@ -20,6 +20,9 @@ OUTPUT_NAMES = (
     "training_image_uri",
     "inference_image_uri",
     "region",
+    "endpoint_config_name",
+    "alarm_topic_arn",
+    "dashboard_url",
     "invoke_command",
 )
 

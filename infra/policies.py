@@ -194,7 +194,9 @@ def kms_use_policy(key_arn: str) -> Document:
 
 
 def key_policy(partition: str, account_id: str) -> Document:
-    """The account administers the key, so IAM policies (like the role's) decide who uses it."""
+    """The account administers the key, so IAM policies (like the role's) decide who uses it;
+    CloudWatch alarms and EventBridge may use it to publish to our encrypted topic (they cannot
+    use the AWS-managed SNS key, which is why the topic never uses that one)."""
     return document(
         {
             "Sid": "AccountAdministersTheKey",
@@ -202,7 +204,53 @@ def key_policy(partition: str, account_id: str) -> Document:
             "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
             "Action": "kms:*",
             "Resource": "*",
-        }
+        },
+        {
+            "Sid": "AlarmsAndEventsPublishEncrypted",
+            "Effect": "Allow",
+            "Principal": {"Service": list(NOTIFYING_SERVICES)},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        },
+    )
+
+
+NOTIFYING_SERVICES = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+
+
+def topic_policy(topic_arn: str, account_id: str, event_rule_arn: str) -> Document:
+    """Our account manages the topic; CloudWatch alarms of this account and our one training
+    event rule may publish to it."""
+    return document(
+        {
+            "Sid": "AccountManagesTheTopic",
+            "Effect": "Allow",
+            "Principal": {"AWS": account_id},
+            "Action": [
+                "sns:GetTopicAttributes",
+                "sns:ListSubscriptionsByTopic",
+                "sns:Publish",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+            ],
+            "Resource": topic_arn,
+        },
+        {
+            "Sid": "AlarmsOfThisAccount",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+        {
+            "Sid": "TrainingJobEvents",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": event_rule_arn}},
+        },
     )
 
 

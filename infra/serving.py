@@ -11,6 +11,7 @@ stable name per stack, which clients, alarms and `verify` address.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -27,13 +28,56 @@ CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
 _LOCAL_STORAGE_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+[a-z]*d[a-z]*\.")
 
 
+@dataclass(frozen=True)
+class DeploymentPolicy:
+    """How a new endpoint configuration takes traffic (SageMaker's blue/green update)."""
+
+    strategy: str  # all_at_once, canary or linear
+    canary_percent: int
+    linear_step_percent: int
+    wait_seconds: int
+    termination_wait_seconds: int
+
+
+def traffic_routing(
+    policy: DeploymentPolicy,
+) -> aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs:
+    routing = aws.sagemaker
+    if policy.strategy == "canary":
+        return routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
+            type="CANARY",
+            wait_interval_in_seconds=policy.wait_seconds,
+            canary_size=routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs(
+                type="CAPACITY_PERCENT", value=policy.canary_percent
+            ),
+        )
+    if policy.strategy == "linear":
+        return routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
+            type="LINEAR",
+            wait_interval_in_seconds=policy.wait_seconds,
+            linear_step_size=routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs(
+                type="CAPACITY_PERCENT", value=policy.linear_step_percent
+            ),
+        )
+    return routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
+        type="ALL_AT_ONCE", wait_interval_in_seconds=policy.wait_seconds
+    )
+
+
 def has_local_storage(instance_type: str) -> bool:
     return bool(_LOCAL_STORAGE_FAMILY.match(instance_type))
 
 
-def server_environment(workers: int, timeout_seconds: int) -> dict[str, str]:
-    """The inference container's settings (see inference/environment.py)."""
-    environment = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": str(timeout_seconds)}
+def server_environment(
+    workers: int, timeout_seconds: int, endpoint_name: str, variant_name: str
+) -> dict[str, str]:
+    """The inference container's settings (see inference/environment.py). The endpoint and
+    variant names go into its summary lines, as the log metric filters' dimensions."""
+    environment = {
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": str(timeout_seconds),
+        "SAGESTACK_ENDPOINT_NAME": endpoint_name,
+        "SAGESTACK_VARIANT_NAME": variant_name,
+    }
     if workers:
         environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
     return environment
@@ -54,6 +98,10 @@ class ServingArgs:
     data_capture_percent: int
     capture_bucket: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str] | None
+    deployment: DeploymentPolicy
+    rollback_alarm_names: pulumi.Output[list[str]]
+    # Created before the endpoint, so that SageMaker does not create them first (log group).
+    endpoint_dependencies: Sequence[pulumi.Resource]
     tags: dict[str, str]
 
 
@@ -76,7 +124,10 @@ class Serving(pulumi.ComponentResource):
                     image=args.image_uri,
                     model_data_url=args.model_data_url,
                     environment=server_environment(
-                        args.model_server_workers, args.model_server_timeout_seconds
+                        args.model_server_workers,
+                        args.model_server_timeout_seconds,
+                        args.endpoint_name,
+                        VARIANT_NAME,
                     ),
                 ),
                 # The server needs no network; serverless endpoints do not offer isolation.
@@ -141,9 +192,27 @@ class Serving(pulumi.ComponentResource):
             aws.sagemaker.EndpointArgs(
                 name=args.endpoint_name,
                 endpoint_config_name=endpoint_config.name,
+                deployment_config=aws.sagemaker.EndpointDeploymentConfigArgs(
+                    blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+                        traffic_routing_configuration=traffic_routing(args.deployment),
+                        termination_wait_in_seconds=args.deployment.termination_wait_seconds,
+                    ),
+                    # Any of these firing during the shift or the baking puts all traffic
+                    # back on the old model; `verify` then sees the old configuration.
+                    auto_rollback_configuration=aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
+                        alarms=args.rollback_alarm_names.apply(
+                            lambda names: [
+                                aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(
+                                    alarm_name=name
+                                )
+                                for name in names
+                            ]
+                        )
+                    ),
+                ),
                 tags=args.tags,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.endpoint_dependencies)),
         )
         self.model_name = model.name
         self.endpoint_config_name = endpoint_config.name

@@ -42,6 +42,8 @@ class Registration:
     parent: str
     custom: bool
     inputs: dict[str, Any]
+    # What the mocks answered: the inputs plus what AWS would compute (ARNs, names).
+    outputs: dict[str, Any]
     protect: bool
     retain_on_delete: bool
     delete_before_replace: bool
@@ -118,6 +120,11 @@ class _Mocks(pulumi_mocks.Mocks):
         elif kind == "aws:sagemaker/trainingJob:TrainingJob":
             name = state["trainingJobName"]
             state["arn"] = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:training-job/{name}"
+        # Pulumi auto-names what the program does not name: the logical name and a suffix.
+        state.setdefault("name", f"{args.name}-{suffix}")
+        if args.custom:
+            service = kind.split(":")[1].split("/")[0]
+            state.setdefault("arn", f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{state['name']}")
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -161,6 +168,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent,
                     custom=request.custom,
                     inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+                    outputs=pulumi.runtime.rpc.deserialize_properties(response.object),
                     protect=request.protect,
                     retain_on_delete=request.retainOnDelete,
                     delete_before_replace=request.deleteBeforeReplace,

@@ -109,7 +109,8 @@ def test_capture_expires_after_its_retention(graphs: dict[str, Graph]) -> None:
 
 
 def test_dev_uses_aws_managed_keys_and_prod_its_own(graphs: dict[str, Graph]) -> None:
-    assert not graphs["dev"].of_type("aws:kms/key:Key")
+    # dev's only key is the notification topic's (see test_monitoring).
+    assert [k.name for k in graphs["dev"].of_type("aws:kms/key:Key")] == ["monitoring-topic-key"]
     key = graphs["prod"].one("aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True
     assert key.inputs["deletionWindowInDays"] == 30
@@ -363,17 +364,19 @@ def test_prod_serves_on_instances_with_capture_and_its_key(graphs: dict[str, Gra
     assert model["primaryContainer"] == {
         "image": graph.outputs["inference_image_uri"],
         "modelDataUrl": graph.outputs["model_data_url"],
-        "environment": {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "60"},
+        "environment": {
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "60",
+            "SAGESTACK_ENDPOINT_NAME": "sagestack-prod",
+            "SAGESTACK_VARIANT_NAME": "primary",
+        },
     }
 
 
 def test_local_storage_instances_get_no_endpoint_key() -> None:
     graph = run_program("prod", {"endpointInstanceType": "ml.m5d.large", "modelServerWorkers": 2})
     assert "kmsKeyArn" not in graph.one(ENDPOINT_CONFIG).inputs
-    assert graph.one(MODEL).inputs["primaryContainer"]["environment"] == {
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "60",
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
-    }
+    environment = graph.one(MODEL).inputs["primaryContainer"]["environment"]
+    assert environment["SAGEMAKER_MODEL_SERVER_WORKERS"] == "2"
 
 
 def test_a_new_model_reaches_the_endpoint(graphs: dict[str, Graph]) -> None:

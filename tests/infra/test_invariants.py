@@ -180,6 +180,52 @@ def endpoint_follows_new_models(graph: Graph) -> list[str]:
     return problems
 
 
+ENDPOINT_DIMENSIONS = {"EndpointName", "VariantName"}
+
+
+def alarms_watch_an_endpoint_and_notify(graph: Graph) -> list[str]:
+    problems = []
+    for alarm in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        queries = alarm.inputs.get("metricQueries") or []
+        dimension_sets = [q["metric"].get("dimensions", {}) for q in queries if "metric" in q]
+        if not queries:
+            dimension_sets = [alarm.inputs.get("dimensions") or {}]
+        if not all(set(d) >= ENDPOINT_DIMENSIONS for d in dimension_sets):
+            problems.append(f"{alarm.urn}: alarms need EndpointName and VariantName dimensions")
+        if not (alarm.inputs.get("alarmActions") and alarm.inputs.get("okActions")):
+            problems.append(f"{alarm.urn}: alarms notify when they fire and when they recover")
+    return problems
+
+
+def endpoints_roll_back_outside_dev(graph: Graph) -> list[str]:
+    if graph.stack == "dev":
+        return []
+    alarm_names = {
+        a.outputs["name"] for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    problems = []
+    for endpoint in graph.of_type("aws:sagemaker/endpoint:Endpoint"):
+        rollback = (endpoint.inputs.get("deploymentConfig") or {}).get("autoRollbackConfiguration")
+        names = [a["alarmName"] for a in (rollback or {}).get("alarms", [])]
+        if not names or not set(names) <= alarm_names:
+            problems.append(f"{endpoint.urn}: endpoints outside dev roll back on our alarms")
+    return problems
+
+
+def no_autoscaling_on_serverless(graph: Graph) -> list[str]:
+    serverless = any(
+        "serverlessConfig" in variant
+        for config in graph.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+        for variant in config.inputs["productionVariants"]
+    )
+    if not serverless:
+        return []
+    return [
+        f"{target.urn}: serverless endpoints scale by themselves; no autoscaling target"
+        for target in graph.of_type("aws:appautoscaling/target:Target")
+    ]
+
+
 RULES: dict[str, Rule] = {
     rule.__name__: rule
     for rule in (
@@ -193,6 +239,9 @@ RULES: dict[str, Rule] = {
         model_depends_on_training,
         buckets_survive_destroy_as_configured,
         endpoint_follows_new_models,
+        alarms_watch_an_endpoint_and_notify,
+        endpoints_roll_back_outside_dev,
+        no_autoscaling_on_serverless,
     )
 }
 
@@ -203,10 +252,16 @@ def test_every_stack_keeps_every_rule(graphs: dict[str, Graph], stack: str, rule
     assert RULES[rule](graphs[stack]) == []
 
 
-def _break(graph: Graph, type_: str, change: Callable[[Registration], None]) -> Graph:
-    broken = copy.deepcopy(graph)
-    change(broken.of_type(type_)[0])
-    return broken
+Breakage = Callable[[Graph], None]
+
+
+def _first(type_: str, change: Callable[[Registration], object]) -> Breakage:
+    """Break the first resource of `type_` in the graph with `change`."""
+
+    def breakage(graph: Graph) -> None:
+        change(graph.of_type(type_)[0])
+
+    return breakage
 
 
 def _set_input(key: str, value: object) -> Callable[[Registration], None]:
@@ -226,49 +281,85 @@ def _unprotect(resource: Registration) -> None:
     resource.protect = False
 
 
-BREAKAGES: dict[str, tuple[str, str, Callable[[Registration], None]]] = {
+def _scale_dev(graph: Graph) -> None:
+    # A resource the graph must not have: a scaling target for a serverless endpoint.
+    target = copy.deepcopy(graph.one("aws:sagemaker/endpoint:Endpoint"))
+    target.type = "aws:appautoscaling/target:Target"
+    target.urn = target.urn.replace("aws:sagemaker/endpoint:Endpoint", target.type)
+    graph.resources.append(target)
+
+
+BREAKAGES: dict[str, tuple[str, Breakage]] = {
     "buckets_private": (
         "dev",
-        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-        _set_input("restrictPublicBuckets", False),
+        _first(
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            _set_input("restrictPublicBuckets", False),
+        ),
     ),
     "buckets_encrypted": (
         "dev",
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-        _set_input("rules", [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
+        _first(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            _set_input(
+                "rules", [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+            ),
+        ),
     ),
     "buckets_versioned": (
         "dev",
-        "aws:s3/bucketVersioning:BucketVersioning",
-        _set_input("versioningConfiguration", {"status": "Suspended"}),
+        _first(
+            "aws:s3/bucketVersioning:BucketVersioning",
+            _set_input("versioningConfiguration", {"status": "Suspended"}),
+        ),
     ),
     "buckets_tls_only": (
         "dev",
-        "aws:s3/bucketPolicy:BucketPolicy",
-        _set_input("policy", json.dumps({"Statement": []})),
+        _first(
+            "aws:s3/bucketPolicy:BucketPolicy", _set_input("policy", json.dumps({"Statement": []}))
+        ),
     ),
-    "iam_without_wildcards": ("dev", "aws:iam/rolePolicy:RolePolicy", _wildcard_policy),
+    "iam_without_wildcards": ("dev", _first("aws:iam/rolePolicy:RolePolicy", _wildcard_policy)),
     "training_job_name_valid": (
         "dev",
-        "aws:sagemaker/trainingJob:TrainingJob",
-        _set_input("trainingJobName", "sagestack_dev_1"),
+        _first(
+            "aws:sagemaker/trainingJob:TrainingJob",
+            _set_input("trainingJobName", "sagestack_dev_1"),
+        ),
     ),
     "training_isolated": (
         "dev",
-        "aws:sagemaker/trainingJob:TrainingJob",
-        _set_input("enableNetworkIsolation", False),
+        _first(
+            "aws:sagemaker/trainingJob:TrainingJob", _set_input("enableNetworkIsolation", False)
+        ),
     ),
     "model_depends_on_training": (
         "dev",
-        "aws:sagemaker/model:Model",
-        lambda model: setattr(model, "dependencies", []),
+        _first("aws:sagemaker/model:Model", lambda model: setattr(model, "dependencies", [])),
     ),
-    "buckets_survive_destroy_as_configured": ("prod", BUCKET, _unprotect),
+    "buckets_survive_destroy_as_configured": ("prod", _first(BUCKET, _unprotect)),
     "endpoint_follows_new_models": (
         "dev",
-        "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
-        _set_input("name", "sagestack-dev-config"),
+        _first(
+            "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+            _set_input("name", "sagestack-dev-config"),
+        ),
     ),
+    "alarms_watch_an_endpoint_and_notify": (
+        "dev",
+        _first(
+            "aws:cloudwatch/metricAlarm:MetricAlarm",
+            _set_input("dimensions", {"EndpointName": "sagestack-dev"}),
+        ),
+    ),
+    "endpoints_roll_back_outside_dev": (
+        "prod",
+        _first(
+            "aws:sagemaker/endpoint:Endpoint",
+            lambda endpoint: endpoint.inputs.pop("deploymentConfig"),
+        ),
+    ),
+    "no_autoscaling_on_serverless": ("dev", _scale_dev),
 }
 
 
@@ -278,8 +369,9 @@ def test_every_rule_has_a_breakage() -> None:
 
 @pytest.mark.parametrize("rule", sorted(BREAKAGES))
 def test_a_broken_resource_is_named(graphs: dict[str, Graph], rule: str) -> None:
-    stack, type_, change = BREAKAGES[rule]
-    broken = _break(graphs[stack], type_, change)
+    stack, breakage = BREAKAGES[rule]
+    broken = copy.deepcopy(graphs[stack])
+    breakage(broken)
     problems = RULES[rule](broken)
     assert problems, rule
     assert all(problem.startswith("urn:pulumi:") for problem in problems)
