@@ -27,6 +27,13 @@ SERVERLESS_MAX_CONCURRENCY = 200
 GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 DEPLOYMENT_STRATEGIES = ("all_at_once", "canary", "linear")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+# Instance families with local NVMe storage (m5d, c6id, g4dn, ...): AWS encrypts that storage
+# itself and rejects an endpoint configuration KMS key for them.
+_LOCAL_STORAGE_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+[a-z]*d[a-z]*\.")
+
+
+def has_local_storage(instance_type: str) -> bool:
+    return bool(_LOCAL_STORAGE_FAMILY.match(instance_type))
 
 
 class ConfigError(ValueError):

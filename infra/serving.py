@@ -10,22 +10,19 @@ stable name per stack, which clients, alarms and `verify` address.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import has_local_storage
 from infra.iam import CAPTURE_PREFIX
 
 VARIANT_NAME = "primary"
 # Content types the inference server answers; captured as text, not base64.
 CAPTURE_CSV_TYPES = ["text/csv"]
 CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
-# Instance families with local NVMe storage (m5d, c6id, g4dn, ...): AWS encrypts that storage
-# itself and rejects an endpoint configuration KMS key for them.
-_LOCAL_STORAGE_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+[a-z]*d[a-z]*\.")
 
 
 @dataclass(frozen=True)
@@ -62,10 +59,6 @@ def traffic_routing(
     return routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
         type="ALL_AT_ONCE", wait_interval_in_seconds=policy.wait_seconds
     )
-
-
-def has_local_storage(instance_type: str) -> bool:
-    return bool(_LOCAL_STORAGE_FAMILY.match(instance_type))
 
 
 def server_environment(

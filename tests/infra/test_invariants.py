@@ -1,5 +1,10 @@
 """Rules every stack's resource graph keeps. A failure names the resource's URN and the rule.
 
+The guardrails that also hold for any Pulumi program (buckets locked down, no wildcard IAM,
+isolated training, alarms with endpoint dimensions, rollback outside dev) live in the policy
+pack (infra/policy/rules.py) and are run over every stack by test_policy_pack.py; these are the
+ones only this program's graph can answer (names, dependencies, resource options).
+
 Each rule is a function from a recorded graph to its violations; the tests run every rule over
 every stack (no violations) and over a deliberately broken copy (the rule fires), so that no
 rule can pass by checking nothing.
@@ -8,14 +13,12 @@ rule can pass by checking nothing.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from infra.naming import SAGEMAKER_NAME
-from infra.policies import WILDCARD_RESOURCE_ACTIONS
 from tests.conftest import SAMPLE_DATASET
 from tests.infra.conftest import STACKS
 from tests.infra.program import Graph, Registration, run_program
@@ -24,108 +27,11 @@ Rule = Callable[[Graph], list[str]]
 BUCKET = "aws:s3/bucket:Bucket"
 
 
-def _siblings(graph: Graph, bucket: Registration, type_: str) -> list[Registration]:
-    return [r for r in graph.of_type(type_) if r.parent == bucket.parent]
-
-
-def buckets_private(graph: Graph) -> list[str]:
-    problems = []
-    for bucket in graph.of_type(BUCKET):
-        blocks = _siblings(graph, bucket, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-        flags = (
-            "blockPublicAcls",
-            "blockPublicPolicy",
-            "ignorePublicAcls",
-            "restrictPublicBuckets",
-        )
-        if len(blocks) != 1 or not all(blocks[0].inputs.get(flag) is True for flag in flags):
-            problems.append(f"{bucket.urn}: bucket must block all four kinds of public access")
-        owners = _siblings(graph, bucket, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
-        if [o.inputs["rule"]["objectOwnership"] for o in owners] != ["BucketOwnerEnforced"]:
-            problems.append(f"{bucket.urn}: bucket must enforce bucket-owner object ownership")
-    return problems
-
-
-def buckets_encrypted(graph: Graph) -> list[str]:
-    problems = []
-    sse_type = (
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-    )
-    for bucket in graph.of_type(BUCKET):
-        configs = _siblings(graph, bucket, sse_type)
-        rules = configs[0].inputs["rules"] if len(configs) == 1 else []
-        if not rules or not all(
-            rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-            and rule.get("bucketKeyEnabled") is True
-            for rule in rules
-        ):
-            problems.append(f"{bucket.urn}: bucket must use SSE-KMS with bucket keys")
-    return problems
-
-
-def buckets_versioned(graph: Graph) -> list[str]:
-    return [
-        f"{bucket.urn}: bucket must be versioned"
-        for bucket in graph.of_type(BUCKET)
-        if [
-            v.inputs["versioningConfiguration"]["status"]
-            for v in _siblings(graph, bucket, "aws:s3/bucketVersioning:BucketVersioning")
-        ]
-        != ["Enabled"]
-    ]
-
-
-def buckets_tls_only(graph: Graph) -> list[str]:
-    problems = []
-    for bucket in graph.of_type(BUCKET):
-        policies = _siblings(graph, bucket, "aws:s3/bucketPolicy:BucketPolicy")
-        statements = json.loads(policies[0].inputs["policy"])["Statement"] if policies else []
-        if not any(
-            s["Effect"] == "Deny"
-            and s["Principal"] == "*"
-            and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-            for s in statements
-        ):
-            problems.append(f"{bucket.urn}: bucket policy must deny requests without TLS")
-    return problems
-
-
-def _as_list(value: object) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
-
-
-def iam_without_wildcards(graph: Graph) -> list[str]:
-    problems = []
-    for policy in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
-        for statement in json.loads(policy.inputs["policy"])["Statement"]:
-            actions = _as_list(statement["Action"])
-            if any(action == "*" or action.endswith(":*") for action in actions):
-                problems.append(f"{policy.urn}: no IAM statement may allow a wildcard action")
-            if "*" in _as_list(statement["Resource"]) and not set(actions) <= (
-                WILDCARD_RESOURCE_ACTIONS
-            ):
-                problems.append(
-                    f"{policy.urn}: Resource '*' only for {sorted(WILDCARD_RESOURCE_ACTIONS)}"
-                )
-    for role in graph.of_type("aws:iam/role:Role"):
-        if role.inputs.get("managedPolicyArns"):
-            problems.append(f"{role.urn}: no managed policies (AmazonSageMakerFullAccess et al.)")
-    return problems
-
-
 def training_job_name_valid(graph: Graph) -> list[str]:
     return [
         f"{job.urn}: training job name {job.inputs['trainingJobName']!r} is not valid for SageMaker"
         for job in graph.of_type("aws:sagemaker/trainingJob:TrainingJob")
         if not SAGEMAKER_NAME.match(job.inputs["trainingJobName"])
-    ]
-
-
-def training_isolated(graph: Graph) -> list[str]:
-    return [
-        f"{job.urn}: training jobs run with network isolation"
-        for job in graph.of_type("aws:sagemaker/trainingJob:TrainingJob")
-        if job.inputs.get("enableNetworkIsolation") is not True
     ]
 
 
@@ -180,38 +86,6 @@ def endpoint_follows_new_models(graph: Graph) -> list[str]:
     return problems
 
 
-ENDPOINT_DIMENSIONS = {"EndpointName", "VariantName"}
-
-
-def alarms_watch_an_endpoint_and_notify(graph: Graph) -> list[str]:
-    problems = []
-    for alarm in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
-        queries = alarm.inputs.get("metricQueries") or []
-        dimension_sets = [q["metric"].get("dimensions", {}) for q in queries if "metric" in q]
-        if not queries:
-            dimension_sets = [alarm.inputs.get("dimensions") or {}]
-        if not all(set(d) >= ENDPOINT_DIMENSIONS for d in dimension_sets):
-            problems.append(f"{alarm.urn}: alarms need EndpointName and VariantName dimensions")
-        if not (alarm.inputs.get("alarmActions") and alarm.inputs.get("okActions")):
-            problems.append(f"{alarm.urn}: alarms notify when they fire and when they recover")
-    return problems
-
-
-def endpoints_roll_back_outside_dev(graph: Graph) -> list[str]:
-    if graph.stack == "dev":
-        return []
-    alarm_names = {
-        a.outputs["name"] for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    }
-    problems = []
-    for endpoint in graph.of_type("aws:sagemaker/endpoint:Endpoint"):
-        rollback = (endpoint.inputs.get("deploymentConfig") or {}).get("autoRollbackConfiguration")
-        names = [a["alarmName"] for a in (rollback or {}).get("alarms", [])]
-        if not names or not set(names) <= alarm_names:
-            problems.append(f"{endpoint.urn}: endpoints outside dev roll back on our alarms")
-    return problems
-
-
 def no_autoscaling_on_serverless(graph: Graph) -> list[str]:
     serverless = any(
         "serverlessConfig" in variant
@@ -229,18 +103,10 @@ def no_autoscaling_on_serverless(graph: Graph) -> list[str]:
 RULES: dict[str, Rule] = {
     rule.__name__: rule
     for rule in (
-        buckets_private,
-        buckets_encrypted,
-        buckets_versioned,
-        buckets_tls_only,
-        iam_without_wildcards,
         training_job_name_valid,
-        training_isolated,
         model_depends_on_training,
         buckets_survive_destroy_as_configured,
         endpoint_follows_new_models,
-        alarms_watch_an_endpoint_and_notify,
-        endpoints_roll_back_outside_dev,
         no_autoscaling_on_serverless,
     )
 }
@@ -271,12 +137,6 @@ def _set_input(key: str, value: object) -> Callable[[Registration], None]:
     return change
 
 
-def _wildcard_policy(resource: Registration) -> None:
-    document = json.loads(resource.inputs["policy"])
-    document["Statement"].append({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
-    resource.inputs["policy"] = json.dumps(document)
-
-
 def _unprotect(resource: Registration) -> None:
     resource.protect = False
 
@@ -290,47 +150,11 @@ def _scale_dev(graph: Graph) -> None:
 
 
 BREAKAGES: dict[str, tuple[str, Breakage]] = {
-    "buckets_private": (
-        "dev",
-        _first(
-            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-            _set_input("restrictPublicBuckets", False),
-        ),
-    ),
-    "buckets_encrypted": (
-        "dev",
-        _first(
-            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-            _set_input(
-                "rules", [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
-            ),
-        ),
-    ),
-    "buckets_versioned": (
-        "dev",
-        _first(
-            "aws:s3/bucketVersioning:BucketVersioning",
-            _set_input("versioningConfiguration", {"status": "Suspended"}),
-        ),
-    ),
-    "buckets_tls_only": (
-        "dev",
-        _first(
-            "aws:s3/bucketPolicy:BucketPolicy", _set_input("policy", json.dumps({"Statement": []}))
-        ),
-    ),
-    "iam_without_wildcards": ("dev", _first("aws:iam/rolePolicy:RolePolicy", _wildcard_policy)),
     "training_job_name_valid": (
         "dev",
         _first(
             "aws:sagemaker/trainingJob:TrainingJob",
             _set_input("trainingJobName", "sagestack_dev_1"),
-        ),
-    ),
-    "training_isolated": (
-        "dev",
-        _first(
-            "aws:sagemaker/trainingJob:TrainingJob", _set_input("enableNetworkIsolation", False)
         ),
     ),
     "model_depends_on_training": (
@@ -343,20 +167,6 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
         _first(
             "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
             _set_input("name", "sagestack-dev-config"),
-        ),
-    ),
-    "alarms_watch_an_endpoint_and_notify": (
-        "dev",
-        _first(
-            "aws:cloudwatch/metricAlarm:MetricAlarm",
-            _set_input("dimensions", {"EndpointName": "sagestack-dev"}),
-        ),
-    ),
-    "endpoints_roll_back_outside_dev": (
-        "prod",
-        _first(
-            "aws:sagemaker/endpoint:Endpoint",
-            lambda endpoint: endpoint.inputs.pop("deploymentConfig"),
         ),
     ),
     "no_autoscaling_on_serverless": ("dev", _scale_dev),
