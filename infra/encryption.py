@@ -17,6 +17,31 @@ from infra.account import AwsAccount
 from infra.policies import key_policy
 
 
+def kms_key(
+    name: str,
+    description: str,
+    account: AwsAccount,
+    deletion_window_days: int,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.kms.Key:
+    """A rotated customer-managed key under our key policy (IAM decides its users; CloudWatch
+    and EventBridge may publish to topics it encrypts)."""
+    return aws.kms.Key(
+        name,
+        aws.kms.KeyArgs(
+            description=description,
+            enable_key_rotation=True,
+            deletion_window_in_days=deletion_window_days,
+            policy=pulumi.Output.all(account.partition, account.account_id).apply(
+                lambda values: json.dumps(key_policy(values[0], values[1]))
+            ),
+            tags=tags,
+        ),
+        opts=opts,
+    )
+
+
 @dataclass(frozen=True)
 class EncryptionArgs:
     account: AwsAccount
@@ -36,17 +61,12 @@ class Encryption(pulumi.ComponentResource):
         super().__init__("sagestack:encryption:Encryption", name, None, opts)
         self.key_arn = None
         if args.customer_managed_key:
-            key = aws.kms.Key(
+            key = kms_key(
                 f"{name}-key",
-                aws.kms.KeyArgs(
-                    description=f"sagestack {pulumi.get_stack()}: data, models and endpoints",
-                    enable_key_rotation=True,
-                    deletion_window_in_days=30,
-                    policy=pulumi.Output.all(args.account.partition, args.account.account_id).apply(
-                        lambda values: json.dumps(key_policy(values[0], values[1]))
-                    ),
-                    tags=args.tags,
-                ),
+                f"sagestack {pulumi.get_stack()}: data, models and endpoints",
+                args.account,
+                deletion_window_days=30,
+                tags=args.tags,
                 opts=pulumi.ResourceOptions(
                     parent=self, protect=args.protect, retain_on_delete=args.retain_on_delete
                 ),

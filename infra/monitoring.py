@@ -19,7 +19,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.account import AwsAccount
-from infra.policies import key_policy, topic_policy
+from infra.encryption import kms_key
+from infra.policies import topic_policy
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -183,17 +184,12 @@ class Monitoring(pulumi.ComponentResource):
         if topic_key is None:
             # CloudWatch cannot publish to a topic under the AWS-managed SNS key, so a stack
             # without its own key gets one for notifications only.
-            topic_key = aws.kms.Key(
+            topic_key = kms_key(
                 f"{name}-topic-key",
-                aws.kms.KeyArgs(
-                    description=f"sagestack {pulumi.get_stack()}: alarm notifications",
-                    enable_key_rotation=True,
-                    deletion_window_in_days=7,
-                    policy=pulumi.Output.all(args.account.partition, args.account.account_id).apply(
-                        lambda values: json.dumps(key_policy(values[0], values[1]))
-                    ),
-                    tags=args.tags,
-                ),
+                f"sagestack {pulumi.get_stack()}: alarm notifications",
+                args.account,
+                deletion_window_days=7,
+                tags=args.tags,
                 opts=child,
             ).arn
         topic = aws.sns.Topic(

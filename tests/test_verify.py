@@ -119,16 +119,23 @@ class Deployment:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
         }
-        return subprocess.run(
-            [sys.executable, "-m", "sagestack", "verify"],
-            input=json.dumps(self.outputs if outputs is None else outputs),
-            env=environment,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_verify(json.dumps(self.outputs if outputs is None else outputs), environment)
+
+
+def run_verify(
+    stdin: str, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m sagestack verify`, as a person runs it, with the outputs on stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", "sagestack", "verify"],
+        input=stdin,
+        env=environment,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -259,15 +266,7 @@ def test_an_unknown_endpoint_fails(deployed: Deployment) -> None:
     ],
 )
 def test_unusable_outputs_exit_2(text: str, message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sagestack", "verify"],
-        input=text,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_verify(text)
     assert result.returncode == 2
     assert message in result.stderr
 
