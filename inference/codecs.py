@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from inference.artifact import Schema
 from inference.predictor import Batch, FloatArray
@@ -28,8 +29,12 @@ NPY = "application/x-npy"
 # Accepted spellings of the same types.
 _ALIASES = {"application/jsonl": JSON_LINES, "application/x-jsonlines": JSON_LINES}
 REQUEST_TYPES = (CSV, JSON, JSON_LINES, NPY)
-# From this size, a numeric CSV body goes to numpy's C parser (per-call overhead pays off).
+# From this size, a numeric CSV body goes to pandas' C parser (per-call overhead pays off).
 _BULK_CSV_BYTES = 65_536
+# The only texts the bulk parser may read as missing: exactly those the checking path reads
+# as missing (an empty field, NaN spelled as float() spells it). Anything else it cannot read
+# sends the body down the checking path, which names the bad value.
+_BULK_MISSING = ["", "nan", "NaN", "NAN", "-nan", "+nan"]
 RESPONSE_TYPES = (JSON, CSV, JSON_LINES)
 
 
@@ -158,26 +163,34 @@ class Decoder:
         return Batch(numeric, categorical)
 
     def _bulk_numeric_csv(self, body: bytes) -> Batch | None:
-        """Large numeric bodies through numpy's C CSV parser; None to take the checking path
-        (a quote, an empty field, a ragged row or a bad value)."""
+        """Large numeric bodies through pandas' C CSV parser (3-4x numpy.loadtxt here); None
+        to take the checking path (a quote, a ragged row, a value it cannot read)."""
         if b'"' in body or b"\r" in body:
             return None
         first_line = body[: body.find(b"\n")] if b"\n" in body else body
         header = [cell.strip() for cell in first_line.decode("utf-8", "replace").split(",")]
+        skip = 1 if header == self._header else 0
         try:
-            values = np.loadtxt(
+            frame = pd.read_csv(
                 io.BytesIO(body),
-                delimiter=",",
+                header=None,
+                skiprows=skip,
                 dtype=np.float64,
-                ndmin=2,
-                skiprows=1 if header == self._header else 0,
+                engine="c",
+                index_col=False,
+                keep_default_na=False,
+                na_values=_BULK_MISSING,
             )
-        except ValueError:
+        except (ValueError, pd.errors.ParserError):
             return None
-        if values.shape[0] == 0 or values.shape[1] != self._width:
+        values = frame.to_numpy(dtype=np.float64)
+        rows, width = values.shape
+        # pandas pads a short row with NaN; every row having all its fields shows as the
+        # separator count (blank lines, which both parsers skip, hold none).
+        if rows == 0 or width != self._width or body.count(b",") != (rows + skip) * (width - 1):
             return None
         self._check_finite(values)
-        return Batch(values, np.empty((values.shape[0], 0), dtype=object))
+        return Batch(values, np.empty((rows, 0), dtype=object))
 
     def _numbers(self, cells: list[str], rows: int) -> FloatArray:
         """Numeric cells, row by row, as a (rows, numeric features) array."""
@@ -360,17 +373,18 @@ def encode(
     # large batches. Class names and labels are JSON-escaped; probabilities are finite floats,
     # whose repr is valid JSON.
     names = [json.dumps(key) for key in keys]
-    label_texts = [json.dumps(label) for label in labels]
+    # A few classes, many rows: each label is JSON-encoded once.
+    texts = {label: json.dumps(label) for label in set(labels)}
+    label_texts = [texts[label] for label in labels]
     if probabilities is None:
         entries = [f'{{"label": {label}}}' for label in label_texts]
     else:
         template = (
-            '{"label": %s, "probabilities": {' + ", ".join(f"{name}: %r" for name in names) + "}}"
+            '{"label": %s, "probabilities": {' + ", ".join(f"{name}: %s" for name in names) + "}}"
         )
-        entries = [
-            template % (label, *row)
-            for label, row in zip(label_texts, probabilities.tolist(), strict=True)
-        ]
+        # repr column by column (a C-level loop), then one format per row.
+        columns = [list(map(repr, column)) for column in probabilities.T.tolist()]
+        entries = [template % entry for entry in zip(label_texts, *columns, strict=True)]
     if content_type == JSON_LINES:
         return ("\n".join(entries) + "\n").encode()
     return ('{"predictions": [' + ", ".join(entries) + "]}").encode()

@@ -30,7 +30,7 @@ _REASONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Request:
     method: str
     path: str
@@ -38,7 +38,7 @@ class Request:
     body: bytes
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     status: int
     body: bytes = b""
@@ -68,6 +68,10 @@ class HttpProtocol(asyncio.Protocol):
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Read-timeout bookkeeping: one timer per connection, re-armed only when it fires,
+        # because re-arming it for every request costs more than parsing the request.
+        self._last_activity = 0.0
         self._draining = False
         self._closed = False
         # After an early 413: request bytes still to read and drop before closing, so the
@@ -80,7 +84,9 @@ class HttpProtocol(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         self._connections.add(self)
-        self._arm_timer()
+        self._loop = asyncio.get_running_loop()
+        self._last_activity = self._loop.time()
+        self._timer = self._loop.call_later(self._timeout, self._check_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -95,7 +101,8 @@ class HttpProtocol(asyncio.Protocol):
                 self._close()
             return
         self._buffer += data
-        self._arm_timer()
+        if self._loop is not None:
+            self._last_activity = self._loop.time()
         while not self._closed and self._buffer:
             request = self._next_request()
             if request is None:
@@ -188,17 +195,18 @@ class HttpProtocol(asyncio.Protocol):
     def _send(self, response: Response, keep_alive: bool) -> None:
         if self._transport is None or self._closed:
             return
-        lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Unknown')}"]
-        if response.content_type:
-            lines.append(f"Content-Type: {response.content_type}")
-        lines.append(f"Content-Length: {len(response.body)}")
-        lines.extend(f"{name}: {value}" for name, value in response.headers.items())
+        body = response.body
+        head = _head_start(response.status, response.content_type) + b"%d\r\n" % len(body)
+        for name, value in response.headers.items():
+            head += f"{name}: {value}\r\n".encode("latin-1")
         if not keep_alive:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self._transport.write(head + response.body if len(response.body) < 65_536 else head)
-        if len(response.body) >= 65_536:
-            self._transport.write(response.body)
+            head += b"Connection: close\r\n"
+        head += b"\r\n"
+        if len(body) < 65_536:
+            self._transport.write(head + body)
+        else:
+            self._transport.write(head)
+            self._transport.write(body)
 
     def _fail(self, status: int, code: str, message: str, unread: int = 0) -> None:
         self._send(self._on_error(status, code, message), keep_alive=False)
@@ -222,11 +230,14 @@ class HttpProtocol(asyncio.Protocol):
             self._buffer.clear()
             self._transport.close()
 
-    def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._timeout, self._timed_out)
+    def _check_timeout(self) -> None:
+        if self._closed or self._loop is None:
+            return
+        idle = self._loop.time() - self._last_activity
+        if idle < self._timeout:
+            self._timer = self._loop.call_later(self._timeout - idle, self._check_timeout)
+        else:
+            self._timed_out()
 
     def _timed_out(self) -> None:
         if self._closed:
@@ -237,6 +248,21 @@ class HttpProtocol(asyncio.Protocol):
             self._fail(408, "request_timeout", "the request did not arrive in time")
         else:
             self._close()
+
+
+_HEAD_STARTS: dict[tuple[int, str | None], bytes] = {}
+
+
+def _head_start(status: int, content_type: str | None) -> bytes:
+    """The status line, Content-Type and `Content-Length: ` of a response, built once each."""
+    key = (status, content_type)
+    start = _HEAD_STARTS.get(key)
+    if start is None:
+        text = f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"
+        if content_type:
+            text += f"Content-Type: {content_type}\r\n"
+        start = _HEAD_STARTS[key] = (text + "Content-Length: ").encode("latin-1")
+    return start
 
 
 def _parse_head(head: str) -> tuple[str, str, str, dict[str, str]]:

@@ -12,7 +12,8 @@ schema's sample rows, and by the tests on random inputs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,8 @@ class Predictor:
         self._head = head
         self.classes = classes
         self.description = description
+        # Set by compile_predictor when one row can be scored without numpy (see RowScorer).
+        self.row_scorer: RowScorer | None = None
 
     def transform(self, batch: Batch) -> FloatArray:
         matrix = np.empty((batch.rows, self._width), dtype=np.float64)
@@ -105,6 +108,48 @@ class Predictor:
         return labels
 
 
+class RowScorer:
+    """One all-numeric row through a binary logistic regression, in plain Python floats.
+
+    For a single row, numpy's per-call overhead (a dozen operations of about a microsecond
+    each) is most of the cost; these are the same operations, in the same order, on 30-odd
+    floats: impute the median for a missing value, standardize, dot with the coefficients,
+    add the intercept, expit. The result equals the numpy path's within float rounding (the
+    tests hold it to 1e-12 against `pipeline.predict_proba`).
+    """
+
+    def __init__(self, step: _NumericStep, coef: FloatArray, intercept: float) -> None:
+        self.width = int(step.means.size)
+        self._features = list(
+            zip(
+                step.medians.tolist(),
+                step.means.tolist(),
+                step.scales.tolist(),
+                coef.reshape(-1).tolist(),
+                strict=True,
+            )
+        )
+        self._intercept = intercept
+
+    def probability(self, values: Sequence[float]) -> float | None:
+        """P(second class) for one row of `width` floats (NaN when missing); None when the
+        score is not finite (an infinite value, say), which the general path then handles."""
+        score = self._intercept
+        for value, (median, mean, scale, coef) in zip(values, self._features, strict=True):
+            if value != value:  # NaN: missing, imputed as training did
+                value = median
+            score += coef * ((value - mean) / scale)
+        if not math.isfinite(score):
+            return None
+        if score < -_EXP_LIMIT:
+            return 0.0  # numpy's 1 / (1 + inf)
+        return 1.0 / (1.0 + math.exp(-score))
+
+
+# math.exp overflows above this; numpy returns inf there, and so 1 / (1 + inf) = 0.
+_EXP_LIMIT = 709.0
+
+
 def compile_predictor(artifact: Artifact) -> Predictor:
     schema, parameters = artifact.schema, artifact.parameters
     try:
@@ -119,7 +164,16 @@ def compile_predictor(artifact: Artifact) -> Predictor:
             f"predictor.json's classes {classes} differ from the schema's {list(schema.classes)}"
         )
     head, description = _compile_head(estimator, artifact)
-    return Predictor(numeric, categorical, head, _typed(classes), description)
+    predictor = Predictor(numeric, categorical, head, _typed(classes), description)
+    coef = np.asarray(estimator.get("coef", []), dtype=np.float64)
+    if (
+        estimator["kind"] == "logistic_regression"
+        and numeric is not None
+        and categorical is None
+        and coef.shape == (1, numeric.means.size)
+    ):
+        predictor.row_scorer = RowScorer(numeric, coef, float(estimator["intercept"][0]))
+    return predictor
 
 
 def _numeric_step(part: dict[str, Any] | None, schema: Schema) -> _NumericStep | None:

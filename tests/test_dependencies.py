@@ -24,8 +24,8 @@ def _pinned(lock: str) -> dict[str, str]:
         ),
         (
             "inference.txt",
-            {"scikit-learn", "numpy", "joblib"},
-            {"pandas", "matplotlib", "pulumi", "boto3", "moto", "pytest"},
+            {"scikit-learn", "numpy", "joblib", "pandas"},
+            {"matplotlib", "pyarrow", "pulumi", "boto3", "moto", "pytest"},
         ),
     ],
 )

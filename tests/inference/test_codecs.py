@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inference.codecs import Decoder, RequestError, encode, media_type, negotiate
 from tests.inference.conftest import make_schema
@@ -130,3 +132,48 @@ def test_a_large_body_with_empty_fields_or_bad_values_takes_the_checking_path() 
     with pytest.raises(RequestError) as raised:
         decoder.decode("text/csv", _big(["1,2,3"]) + b"\n4,inf,5")
     assert raised.value.code == "not_finite"
+
+
+def test_a_large_body_reads_only_what_the_checking_path_reads() -> None:
+    decoder = Decoder(NUMERIC)
+    # pandas would read "null" and "NA" as missing; the checking path refuses them.
+    for bad in (b"\n4,null,6", b"\n4,NA,6"):
+        with pytest.raises(RequestError) as raised:
+            decoder.decode("text/csv", _big(["1,2,3"]) + bad)
+        assert raised.value.code == "not_a_number"
+    with pytest.raises(RequestError) as raised:
+        decoder.decode("text/csv", _big(["1,2,3"]) + b"\n4,5,6,7")
+    assert raised.value.code == "wrong_feature_count"
+    blank_lines = decoder.decode("text/csv", _big(["1,2,3", "", "4,nan,6"]))
+    assert blank_lines.numeric.shape[1] == 3
+    assert math.isnan(blank_lines.numeric[1, 1])
+
+
+_CELL = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(-(10**9), 10**9).map(str),
+    st.sampled_from(["", "nan", "NaN", "-nan", "null", "inf", "1_0", " 2", "x"]),
+)
+
+
+@given(st.lists(st.lists(_CELL, min_size=2, max_size=4), min_size=1, max_size=5))
+def test_large_and_small_bodies_agree(rows: list[list[str]]) -> None:
+    decoder = Decoder(NUMERIC)
+    small_body = "\n".join(",".join(row) for row in rows).encode()
+    repeats = 70_000 // (len(small_body) + 1) + 1
+    big_body = b"\n".join([small_body] * repeats)
+    small = _decode_or_code(decoder, small_body)
+    big = _decode_or_code(decoder, big_body)
+    if isinstance(small, str):
+        assert big == small  # the same refusal
+    else:
+        assert not isinstance(big, str)
+        np.testing.assert_array_equal(big, np.tile(small, (repeats, 1)))
+
+
+def _decode_or_code(decoder: Decoder, body: bytes) -> np.ndarray | str:
+    """The numeric values, or the refusal's code."""
+    try:
+        return decoder.decode("text/csv", body).numeric
+    except RequestError as error:
+        return error.code
