@@ -133,12 +133,27 @@ def test_ctrl_c_stops_everything_it_started(tmp_path: Path) -> None:
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 120
+    seen: list[str] = []
     for line in process.stdout:
+        seen.append(line)
         if "serving until Ctrl-C" in line or time.monotonic() > deadline:
             break
+    interrupted = time.monotonic()
     process.send_signal(signal.SIGINT)
-    process.communicate(timeout=60)
-    assert process.returncode == 130
+    try:
+        rest, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        # Say what it was doing: the output so far and the server's log.
+        process.kill()
+        rest, _ = process.communicate()
+        logs = [p.read_text()[-2000:] for p in (tmp_path / "runs").glob("*/server.log")]
+        pytest.fail(
+            f"still running {time.monotonic() - interrupted:.0f} s after SIGINT\n"
+            + "".join(seen[-30:])
+            + rest
+            + "\n".join(logs)
+        )
+    assert process.returncode == 130, "".join(seen[-30:]) + rest
     # No server or worker is left: any of them would still hold the listening socket.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
