@@ -17,6 +17,7 @@ import contextlib
 import http.client
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR, help="where runs are kept")
     arguments = parser.parse_args(argv)
+    # Ctrl-C always stops local mode, even when started with SIGINT ignored (a shell's
+    # background job, some CI runners): Python then installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return run(
             arguments.stack,

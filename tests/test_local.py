@@ -130,6 +130,8 @@ def test_ctrl_c_stops_everything_it_started(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As a background job of a shell starts it: with SIGINT ignored. Ctrl-C must still work.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 120
