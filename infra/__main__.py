@@ -28,6 +28,7 @@ project, stack = pulumi.get_project(), pulumi.get_stack()
 tags = resource_tags(project, stack)
 account = lookup_account()
 retain = not config.force_destroy_buckets
+endpoint = endpoint_name(project, stack)
 
 encryption = Encryption(
     "encryption",
@@ -113,7 +114,7 @@ monitoring = Monitoring(
     "monitoring",
     MonitoringArgs(
         account=account,
-        endpoint_name=endpoint_name(project, stack),
+        endpoint_name=endpoint,
         variant_name=VARIANT_NAME,
         serverless=config.serverless,
         training_job_prefix=training_job_prefix(project, stack),
@@ -139,7 +140,7 @@ monitoring = Monitoring(
 serving = Serving(
     "serving",
     ServingArgs(
-        endpoint_name=endpoint_name(project, stack),
+        endpoint_name=endpoint,
         role_arn=role.arn,
         image_uri=images.inference_image_uri,
         model_data_url=training.model_data_url,

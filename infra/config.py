@@ -581,7 +581,7 @@ def parse_config(values: Mapping[str, object]) -> StackConfig:
     parsed: dict[str, Any] = {}
     for key in KEYS:
         raw = values.get(key.name, key.default)
-        text = _as_text(raw)
+        text = as_config_text(raw)
         try:
             parsed[key.name] = key.parse(text)
         except _Invalid as invalid:
@@ -658,7 +658,8 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[0-9])|(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def _as_text(value: object) -> str:
+def as_config_text(value: object) -> str:
+    """A stack file's value as Pulumi hands it to the program: text."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):

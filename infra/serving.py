@@ -39,25 +39,21 @@ class DeploymentPolicy:
 def traffic_routing(
     policy: DeploymentPolicy,
 ) -> aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs:
-    routing = aws.sagemaker
+    routing = (
+        aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs
+    )
+    canary_size = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs  # noqa: E501 (one generated name)
+    step_size = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs  # noqa: E501 (one generated name)
+    canary = linear = None
     if policy.strategy == "canary":
-        return routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
-            type="CANARY",
-            wait_interval_in_seconds=policy.wait_seconds,
-            canary_size=routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs(
-                type="CAPACITY_PERCENT", value=policy.canary_percent
-            ),
-        )
-    if policy.strategy == "linear":
-        return routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
-            type="LINEAR",
-            wait_interval_in_seconds=policy.wait_seconds,
-            linear_step_size=routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs(
-                type="CAPACITY_PERCENT", value=policy.linear_step_percent
-            ),
-        )
-    return routing.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
-        type="ALL_AT_ONCE", wait_interval_in_seconds=policy.wait_seconds
+        canary = canary_size(type="CAPACITY_PERCENT", value=policy.canary_percent)
+    elif policy.strategy == "linear":
+        linear = step_size(type="CAPACITY_PERCENT", value=policy.linear_step_percent)
+    return routing(
+        type=policy.strategy.upper(),
+        wait_interval_in_seconds=policy.wait_seconds,
+        canary_size=canary,
+        linear_step_size=linear,
     )
 
 

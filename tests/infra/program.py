@@ -25,6 +25,7 @@ from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.config import as_config_text
 from tests.conftest import REPO
 
 PROJECT = "sagestack"
@@ -192,13 +193,7 @@ def stack_config(stack: str, overrides: Mapping[str, object] | None = None) -> d
     document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
     values: dict[str, object] = dict(document.get("config") or {})
     values.update({f"{PROJECT}:{k}": v for k, v in (overrides or {}).items()})
-    return {key: _text(value) for key, value in values.items()}
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return {key: as_config_text(value) for key, value in values.items()}
 
 
 @contextmanager
