@@ -171,14 +171,7 @@ class App:
             body = body[:-1]
         if b"\n" in body or b"\r" in body or b'"' in body:
             return None
-        cells = body.split(b",")
-        if len(cells) != scorer.width:
-            return None
-        try:
-            values = list(map(float, cells))
-        except ValueError:
-            return None
-        probability = scorer.probability(values)
+        probability = scorer.probability_of_cells(body.split(b","))
         if probability is None:
             return None
         complement = 1 - probability

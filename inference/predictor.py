@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import mul, sub, truediv
 from typing import Any
 
 import numpy as np
@@ -120,30 +121,51 @@ class RowScorer:
 
     def __init__(self, step: _NumericStep, coef: FloatArray, intercept: float) -> None:
         self.width = int(step.means.size)
-        self._features = list(
-            zip(
-                step.medians.tolist(),
-                step.means.tolist(),
-                step.scales.tolist(),
-                coef.reshape(-1).tolist(),
-                strict=True,
-            )
-        )
+        self._medians: list[float] = step.medians.tolist()
+        self._means: list[float] = step.means.tolist()
+        self._scales: list[float] = step.scales.tolist()
+        self._coefs: list[float] = coef.reshape(-1).tolist()
+        if not len(self._medians) == len(self._scales) == len(self._coefs) == self.width:
+            raise ValueError("the numeric step and the coefficients differ in width")
         self._intercept = intercept
 
     def probability(self, values: Sequence[float]) -> float | None:
         """P(second class) for one row of `width` floats (NaN when missing); None when the
         score is not finite (an infinite value, say), which the general path then handles."""
         score = self._intercept
-        for value, (median, mean, scale, coef) in zip(values, self._features, strict=True):
+        features = zip(self._medians, self._means, self._scales, self._coefs, strict=True)
+        for value, (median, mean, scale, coef) in zip(values, features, strict=True):
             if value != value:  # NaN: missing, imputed as training did
                 value = median
             score += coef * ((value - mean) / scale)
-        if not math.isfinite(score):
+        return _expit(score)
+
+    def probability_of_cells(self, cells: Sequence[bytes | str]) -> float | None:
+        """`probability` of one row's `width` text cells, parsed and scored in one pass.
+
+        The same arithmetic as `probability`, each step a `map` over the row, so no Python
+        bytecode runs per value: about a third of the cost of parsing, then looping. None when
+        a cell is not a number or the score is not finite; a missing value (NaN) takes the
+        imputing path.
+        """
+        if len(cells) != self.width:
             return None
-        if score < -_EXP_LIMIT:
-            return 0.0  # numpy's 1 / (1 + inf)
-        return 1.0 / (1.0 + math.exp(-score))
+        try:
+            standardized = map(truediv, map(sub, map(float, cells), self._means), self._scales)
+            score = sum(map(mul, standardized, self._coefs), self._intercept)
+        except ValueError:
+            return None
+        if score != score:  # a NaN cell (or inf - inf): impute, then score again
+            return self.probability(list(map(float, cells)))
+        return _expit(score)
+
+
+def _expit(score: float) -> float | None:
+    if not math.isfinite(score):
+        return None
+    if score < -_EXP_LIMIT:
+        return 0.0  # numpy's 1 / (1 + inf)
+    return 1.0 / (1.0 + math.exp(-score))
 
 
 # math.exp overflows above this; numpy returns inf there, and so 1 / (1 + inf) = 0.

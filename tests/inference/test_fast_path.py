@@ -145,3 +145,31 @@ def test_extreme_scores_match_numpy() -> None:
         assert math.isclose(got, float(numpy_probability), rel_tol=0, abs_tol=1e-15)
     assert scorer.probability([1e308, 1e308]) is None  # an overflowing score: general path
     assert scorer.probability([math.nan, 1.0]) == scorer.probability([0.0, 1.0])
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_scoring_text_cells_equals_parsing_then_scoring(
+    models: dict[str, TrainedModel], data: st.DataObject
+) -> None:
+    """The one-pass scorer is the two-step one: same probability, same refusals."""
+    scorer = compile_predictor(load_artifact(models["binary"].model_dir)).row_scorer
+    assert scorer is not None
+    cells = [
+        cell.encode()
+        for cell in data.draw(
+            st.lists(_CELLS, min_size=scorer.width - 1, max_size=scorer.width + 1)
+        )
+    ]
+    try:
+        values = [float(cell) for cell in cells]
+    except ValueError:
+        assert scorer.probability_of_cells(cells) is None
+        return
+    want = scorer.probability(values) if len(values) == scorer.width else None
+    got = scorer.probability_of_cells(cells)
+    if want is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert abs(got - want) <= 1e-15
