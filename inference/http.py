@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 server protocol on asyncio: just what SageMaker hosting speaks.
+"""A small HTTP/1.1 server protocol: just what SageMaker hosting speaks.
 
 Keep-alive and pipelined requests, bodies by Content-Length or chunked transfer encoding,
 a payload limit enforced before the body is buffered, a read timeout, and a drain mode that
@@ -8,9 +8,11 @@ to Response: routing and content live in `inference.app`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from inference.eventloop import EventLoop, Timer
+from inference.transport import Connection
 
 MAX_HEADER_BYTES = 65_536
 _REASONS = {
@@ -51,9 +53,10 @@ Handler = Callable[[Request], Response]
 ErrorResponder = Callable[[int, str, str], Response]
 
 
-class HttpProtocol(asyncio.Protocol):
+class HttpProtocol:
     def __init__(
         self,
+        loop: EventLoop,
         handler: Handler,
         on_error: ErrorResponder,
         max_body_bytes: int,
@@ -65,10 +68,10 @@ class HttpProtocol(asyncio.Protocol):
         self._max_body = max_body_bytes
         self._timeout = timeout_seconds
         self._connections = connections
+        self._loop = loop
         self._buffer = bytearray()
-        self._transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._transport: Connection | None = None
+        self._timer: Timer | None = None
         # Read-timeout bookkeeping: one timer per connection, re-armed only when it fires,
         # because re-arming it for every request costs more than parsing the request.
         self._last_activity = 0.0
@@ -78,13 +81,11 @@ class HttpProtocol(asyncio.Protocol):
         # client, still sending, reads our answer instead of a connection reset.
         self._discard = 0
 
-    # -- asyncio callbacks ------------------------------------------------------------------
+    # -- transport callbacks ----------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, transport: Connection) -> None:
         self._transport = transport
         self._connections.add(self)
-        self._loop = asyncio.get_running_loop()
         self._last_activity = self._loop.time()
         self._timer = self._loop.call_later(self._timeout, self._check_timeout)
 
@@ -101,8 +102,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._close()
             return
         self._buffer += data
-        if self._loop is not None:
-            self._last_activity = self._loop.time()
+        self._last_activity = self._loop.time()
         while not self._closed and self._buffer:
             request = self._next_request()
             if request is None:
@@ -231,7 +231,7 @@ class HttpProtocol(asyncio.Protocol):
             self._transport.close()
 
     def _check_timeout(self) -> None:
-        if self._closed or self._loop is None:
+        if self._closed:
             return
         idle = self._loop.time() - self._last_activity
         if idle < self._timeout:

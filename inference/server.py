@@ -8,7 +8,6 @@ the requests in hand, closes its connections, and the server exits 0.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import json
@@ -25,8 +24,10 @@ from inference.app import App
 from inference.artifact import Artifact, ArtifactError, load_artifact
 from inference.codecs import Decoder
 from inference.environment import ServerSettings, SettingsError
+from inference.eventloop import EventLoop
 from inference.http import HttpProtocol
 from inference.predictor import Batch, Predictor, compile_predictor, self_check
+from inference.transport import Connection, Listener
 
 log = logging.getLogger("inference")
 
@@ -165,54 +166,75 @@ def _fork_worker(
 def _run_worker(
     settings: ServerSettings, artifact: Artifact, predictor: Predictor, listener: socket.socket
 ) -> int:
-    app = App(predictor, artifact.schema, settings.max_payload_bytes)
-    connections: set[HttpProtocol] = set()
-    parent = os.getppid()
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: HttpProtocol(
-                app.handle,
-                app.protocol_error,
-                settings.max_payload_bytes,
-                settings.timeout_seconds,
-                connections,
-            ),
-            sock=listener,
-        )
-        stopped = asyncio.Event()
-        loop.add_signal_handler(signal.SIGTERM, stopped.set)
-        summary = loop.call_later(settings.summary_interval_seconds, report)
-        orphan_check = loop.call_later(_PARENT_CHECK_SECONDS, check_parent, stopped)
-        await stopped.wait()
-        summary.cancel()
-        orphan_check.cancel()
-        server.close()
-        for connection in list(connections):
-            connection.drain()
-        deadline = loop.time() + DRAIN_SECONDS
-        while connections and loop.time() < deadline:
-            await asyncio.sleep(0.02)
-        report(final=True)
-
-    def check_parent(stopped: asyncio.Event) -> None:
-        # A supervisor killed outright (SIGKILL) cannot pass SIGTERM on: stop on our own.
-        if os.getppid() != parent:
-            log.warning("supervisor is gone; stopping")
-            stopped.set()
-        else:
-            asyncio.get_running_loop().call_later(_PARENT_CHECK_SECONDS, check_parent, stopped)
-
-    def report(final: bool = False) -> None:
-        stats, app.stats = app.stats, type(app.stats)()
-        if stats.statuses or final:
-            log.info("summary", extra={**stats.summary(os.getpid()), **settings.summary_labels})
-        if not final:
-            asyncio.get_running_loop().call_later(settings.summary_interval_seconds, report)
-
-    asyncio.run(serve())
+    _Worker(settings, App(predictor, artifact.schema, settings.max_payload_bytes), listener).run()
     return 0
+
+
+class _Worker:
+    """One worker process: serve on the shared socket until SIGTERM, then drain and report."""
+
+    def __init__(self, settings: ServerSettings, app: App, listener: socket.socket) -> None:
+        self._settings = settings
+        self._app = app
+        self._loop = EventLoop()
+        self._connections: set[HttpProtocol] = set()
+        self._parent = os.getppid()
+        self._drain_deadline: float | None = None
+        self._listener = Listener(self._loop, listener, self._connect)
+        self._loop.add_signal_handler(signal.SIGTERM, self._stop)
+        self._summary = self._loop.call_later(settings.summary_interval_seconds, self._report)
+        self._orphan_check = self._loop.call_later(_PARENT_CHECK_SECONDS, self._check_parent)
+
+    def run(self) -> None:
+        self._loop.run()
+        self._report(final=True)
+        self._loop.close()
+
+    def _connect(self, sock: socket.socket) -> None:
+        protocol = HttpProtocol(
+            self._loop,
+            self._app.handle,
+            self._app.protocol_error,
+            self._settings.max_payload_bytes,
+            self._settings.timeout_seconds,
+            self._connections,
+        )
+        Connection(self._loop, sock, protocol)
+
+    def _stop(self) -> None:
+        if self._drain_deadline is not None:
+            return
+        self._drain_deadline = self._loop.time() + DRAIN_SECONDS
+        self._summary.cancel()
+        self._orphan_check.cancel()
+        self._listener.close()
+        for connection in list(self._connections):
+            connection.drain()
+        self._wait_for_drain()
+
+    def _wait_for_drain(self) -> None:
+        assert self._drain_deadline is not None
+        if self._connections and self._loop.time() < self._drain_deadline:
+            self._loop.call_later(0.02, self._wait_for_drain)
+        else:
+            self._loop.stop()
+
+    def _check_parent(self) -> None:
+        # A supervisor killed outright (SIGKILL) cannot pass SIGTERM on: stop on our own.
+        if os.getppid() != self._parent:
+            log.warning("supervisor is gone; stopping")
+            self._stop()
+        else:
+            self._orphan_check = self._loop.call_later(_PARENT_CHECK_SECONDS, self._check_parent)
+
+    def _report(self, final: bool = False) -> None:
+        stats, self._app.stats = self._app.stats, type(self._app.stats)()
+        if stats.statuses or final:
+            labels = self._settings.summary_labels
+            log.info("summary", extra={**stats.summary(os.getpid()), **labels})
+        if not final:
+            interval = self._settings.summary_interval_seconds
+            self._summary = self._loop.call_later(interval, self._report)
 
 
 class _JsonFormatter(logging.Formatter):
