@@ -166,11 +166,11 @@ def _fork_worker(
 def _run_worker(
     settings: ServerSettings, artifact: Artifact, predictor: Predictor, listener: socket.socket
 ) -> int:
-    _Worker(settings, App(predictor, artifact.schema, settings.max_payload_bytes), listener).run()
+    Worker(settings, App(predictor, artifact.schema, settings.max_payload_bytes), listener).run()
     return 0
 
 
-class _Worker:
+class Worker:
     """One worker process: serve on the shared socket until SIGTERM, then drain and report."""
 
     def __init__(self, settings: ServerSettings, app: App, listener: socket.socket) -> None:
