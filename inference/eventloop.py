@@ -1,10 +1,11 @@
-"""A small epoll event loop for the server's worker processes: readiness, timers and signals.
+"""A small event loop for the server's worker processes: readiness, timers and signals.
 
 Why not asyncio: a worker needs only readiness callbacks per socket, a few timers and SIGTERM,
 and under load asyncio's selector loop costs about 8 µs of Python per request (a Handle per
 event, the loop's and the transport's bookkeeping), measured when this was built by putting
 the same do-nothing server on each loop with the same busy work per request. That is a fifth
-of a whole single-row request. Linux only (epoll), as the image is.
+of a whole single-row request. It polls with epoll on Linux (the image, and these
+benchmarks) and with poll(2) elsewhere, so local mode runs on a Mac too.
 
 Callbacks run one at a time on the loop's thread. One that raises is logged with its
 traceback and the loop goes on: a bug in one connection must not take the worker down.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import logging
+import math
 import select
 import signal
 import socket
@@ -24,14 +26,37 @@ from types import FrameType
 
 log = logging.getLogger("inference")
 
-READ = select.EPOLLIN
-WRITE = select.EPOLLOUT
+# poll(2)'s event bits, which epoll's equal on Linux.
+READ = select.POLLIN
+WRITE = select.POLLOUT
 # Either way an error or hang-up is reported; the handler's next read or write sees it.
-CLOSED = select.EPOLLERR | select.EPOLLHUP
-# For a listening socket shared by workers: wake one of them per connection, not all.
-EXCLUSIVE = select.EPOLLEXCLUSIVE
+CLOSED = select.POLLERR | select.POLLHUP
+# epoll only: for a listening socket shared by workers, wake one of them per connection, not all.
+EXCLUSIVE: int = getattr(select, "EPOLLEXCLUSIVE", 0)
 
 EventHandler = Callable[[int], None]
+
+
+class _Poll:
+    """poll(2) behind epoll's interface: timeouts in seconds, -1 to wait for ever."""
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+
+    def register(self, fd: int, events: int) -> None:
+        self._poll.register(fd, events & ~EXCLUSIVE)
+
+    def modify(self, fd: int, events: int) -> None:
+        self._poll.modify(fd, events & ~EXCLUSIVE)
+
+    def unregister(self, fd: int) -> None:
+        self._poll.unregister(fd)
+
+    def poll(self, timeout: float) -> list[tuple[int, int]]:
+        return self._poll.poll(None if timeout < 0 else math.ceil(timeout * 1000))
+
+    def close(self) -> None:
+        pass
 
 
 class Timer:
@@ -55,8 +80,12 @@ class Timer:
 
 
 class EventLoop:
-    def __init__(self) -> None:
-        self._epoll = select.epoll()
+    def __init__(self, portable: bool = False) -> None:
+        """`portable` polls with poll(2) even where epoll exists (the tests use it to run the
+        path other systems take)."""
+        self._poller: select.epoll | _Poll = (
+            select.epoll() if hasattr(select, "epoll") and not portable else _Poll()
+        )
         self._handlers: dict[int, EventHandler] = {}
         self._timers: list[Timer] = []
         self._cancelled_timers = 0
@@ -97,17 +126,17 @@ class EventLoop:
 
     def watch(self, fd: int, events: int, handler: EventHandler) -> None:
         """Call `handler(events)` whenever `fd` is ready for `events` (level-triggered)."""
-        self._epoll.register(fd, events)
+        self._poller.register(fd, events)
         self._handlers[fd] = handler
 
     def modify(self, fd: int, events: int) -> None:
-        self._epoll.modify(fd, events)
+        self._poller.modify(fd, events)
 
     def unwatch(self, fd: int) -> None:
         """Forget `fd`; call it before the file descriptor is closed."""
         if self._handlers.pop(fd, None) is not None:
-            with contextlib.suppress(OSError, ValueError):
-                self._epoll.unregister(fd)
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                self._poller.unregister(fd)
 
     # -- signals --------------------------------------------------------------------------------
 
@@ -132,7 +161,7 @@ class EventLoop:
     def run(self) -> None:
         """Dispatch events and timers until `stop()`."""
         self._running = True
-        poll = self._epoll.poll
+        poll = self._poller.poll
         handlers = self._handlers
         timers = self._timers
         after_events = self._after_events
@@ -162,7 +191,7 @@ class EventLoop:
     def close(self) -> None:
         if self._signal_callbacks:
             signal.set_wakeup_fd(-1)
-        self._epoll.close()
+        self._poller.close()
         self._wakeup_reader.close()
         self._wakeup_writer.close()
 

@@ -1,10 +1,14 @@
-"""The worker's event loop and sockets, in-process, on real socket pairs."""
+"""The worker's event loop and sockets, in-process, on real socket pairs.
+
+Every test runs on both pollers: epoll, which Linux and the image use, and poll(2), which
+local mode uses on systems without epoll (macOS)."""
 
 from __future__ import annotations
 
 import errno
 import logging
 import os
+import select
 import signal
 import socket
 import struct
@@ -17,9 +21,9 @@ from inference.eventloop import READ, EventLoop
 from inference.transport import ACCEPT_PAUSE_SECONDS, Connection, Listener
 
 
-@pytest.fixture
-def loop() -> Iterator[EventLoop]:
-    event_loop = EventLoop()
+@pytest.fixture(params=["epoll", "poll"])
+def loop(request: pytest.FixtureRequest) -> Iterator[EventLoop]:
+    event_loop = EventLoop(portable=request.param == "poll")
     yield event_loop
     event_loop.close()
 
@@ -232,3 +236,13 @@ def test_the_listener_pauses_when_out_of_descriptors_then_accepts_again(
     accepted[0].close()
     client.close()
     listener.close()
+
+
+def test_epoll_where_linux_has_it_and_poll_when_asked() -> None:
+    default, portable = EventLoop(), EventLoop(portable=True)
+    try:
+        assert isinstance(default._poller, select.epoll)
+        assert not isinstance(portable._poller, select.epoll)
+    finally:
+        default.close()
+        portable.close()
