@@ -221,6 +221,7 @@ def in_process_costs(base: Path, body_file: Path) -> dict[str, float]:
 
     loop = EventLoop()
     protocol = HttpProtocol(loop, app.handle, app.protocol_error, SIX_MB, 60.0, set())
+    # Duck-typed: the protocol only writes to and closes its transport, and no socket is wanted.
     protocol.connection_made(_NullTransport())  # type: ignore[arg-type]
     parts = {
         "parse the row's floats": lambda: list(map(float, cells)),
