@@ -2,9 +2,10 @@
 
 A connection hands what it reads to its protocol (`data_received`), and sends what the
 protocol writes once the current poll's events are handled: all of it when the socket takes
-it, otherwise the rest as the client reads. While anything is kept, the connection reads nothing more, so a client that sends
-requests without reading the answers cannot make the server buffer without bound. `close()`
-sends what is kept first; a client's reset or a failed write closes at once.
+it, otherwise the rest as the client reads. While anything is kept, the connection reads
+nothing more, so a client that sends requests without reading the answers cannot make the
+server buffer without bound. `close()` sends what is kept first; a client's reset or a failed
+write closes at once.
 """
 
 from __future__ import annotations
