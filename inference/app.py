@@ -20,7 +20,7 @@ from inference import codecs
 from inference.artifact import Schema
 from inference.codecs import Decoder, RequestError
 from inference.http import Request, Response
-from inference.predictor import Predictor
+from inference.predictor import OutOfRange, Predictor, RowScorer
 
 log = logging.getLogger("inference")
 
@@ -29,8 +29,9 @@ _ALLOWED = {"/ping": "GET", "/invocations": "POST", "/execution-parameters": "GE
 # Latency histogram buckets: 2^(k/4) microseconds, from 1 µs to over a minute.
 _BUCKETS = np.array([2 ** (k / 4) for k in range(108)])
 _BUCKET_LIST = _BUCKETS.tolist()
-# Header values that let a single CSV row take the fast path (anything else: the general one).
-_FAST_CONTENT_TYPES = frozenset({"text/csv", "text/csv; charset=utf-8"})
+# Header values that let a single row take the fast path (anything else: the general one).
+_FAST_CSV_TYPES = frozenset({"text/csv", "text/csv; charset=utf-8"})
+_FAST_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
 _FAST_ACCEPTS = frozenset({None, "*/*", "application/json"})
 
 
@@ -145,7 +146,15 @@ class App:
         accept = codecs.negotiate(request.headers.get("accept"))
         content_type = codecs.media_type(request.headers.get("content-type"))
         batch = self._decoder.decode(content_type, request.body)
-        probabilities = self._predictor.predict_proba(batch)
+        try:
+            probabilities = self._predictor.predict_proba(batch)
+        except OutOfRange as error:
+            raise RequestError(
+                400,
+                "out_of_range",
+                f"row {error.row + 1}: the values are too large for the model "
+                "(standardizing or scoring them overflows a 64-bit float)",
+            ) from None
         labels = self._predictor.labels(probabilities).tolist()
         self.stats.rows += batch.rows
         show = _probabilities_wanted(request.headers.get(CUSTOM_ATTRIBUTES))
@@ -153,25 +162,26 @@ class App:
         return Response(200, body, accept)
 
     def _single_numeric_row(self, request: Request) -> Response | None:
-        """The commonest real-time request, one numeric CSV row answered as JSON, scored in
-        plain Python (see RowScorer). None for anything else or anything unusual (quotes,
-        several lines, a missing or bad value, the wrong width, other headers): the general
-        path then answers, errors and all, so the two can never disagree on what is valid."""
+        """The commonest real-time request, one numeric row (CSV, or JSON numbers) answered as
+        JSON, scored in plain Python (see RowScorer). None for anything else or anything
+        unusual (quotes, several rows, a missing or bad value, the wrong width, other headers):
+        the general path then answers, errors and all, so the two can never disagree on what
+        is valid."""
         scorer = self._row_scorer
         headers = request.headers
         if (
             scorer is None
-            or headers.get("content-type") not in _FAST_CONTENT_TYPES
             or headers.get("accept") not in _FAST_ACCEPTS
             or CUSTOM_ATTRIBUTES in headers
         ):
             return None
-        body = request.body
-        if body.endswith(b"\n"):
-            body = body[:-1]
-        if b"\n" in body or b"\r" in body or b'"' in body:
+        content_type = headers.get("content-type")
+        if content_type in _FAST_CSV_TYPES:
+            probability = _csv_row_probability(scorer, request.body)
+        elif content_type in _FAST_JSON_TYPES:
+            probability = _json_row_probability(scorer, request.body)
+        else:
             return None
-        probability = scorer.probability_of_cells(body.split(b","))
         if probability is None:
             return None
         complement = 1 - probability
@@ -189,6 +199,41 @@ class App:
                 "MaxPayloadInMB": max(1, self._max_payload_bytes // 1_048_576),
             }
         ).encode()
+
+
+def _csv_row_probability(scorer: RowScorer, body: bytes) -> float | None:
+    if body.endswith(b"\n"):
+        body = body[:-1]
+    if b"\n" in body or b"\r" in body or b'"' in body:
+        return None
+    return scorer.probability_of_cells(body.split(b","))
+
+
+def _json_row_probability(scorer: RowScorer, body: bytes) -> float | None:
+    """One row of plain JSON numbers: `{"instances": [[...]]}`, `[[...]]` or `[...]`."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if type(document) is dict and len(document) == 1:
+        document = document.get("instances")
+    if type(document) is not list or not document:
+        return None
+    if type(document[0]) is list:
+        if len(document) != 1:
+            return None
+        document = document[0]
+    if len(document) != scorer.width:
+        return None
+    for value in document:
+        # Exactly float or int: no bool (an int to Python), null (missing) or text.
+        if type(value) is not float and type(value) is not int:
+            return None
+    try:
+        values = list(map(float, document))
+    except OverflowError:  # an integer beyond any float
+        return None
+    return scorer.probability(values)
 
 
 def _probabilities_wanted(attributes: str | None) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import joblib
 import numpy as np
@@ -132,44 +133,100 @@ def test_fast_and_general_paths_agree_on_any_row(
     _same(fast.handle(_request(body)), general.handle(_request(body)))
 
 
-def test_extreme_scores_match_numpy() -> None:
+def test_scores_within_the_rounding_budget_match_numpy_and_others_go_the_general_way() -> None:
     from inference.predictor import RowScorer, _NumericStep
 
     step = _NumericStep(np.zeros(2), np.zeros(2), np.ones(2))
     scorer = RowScorer(step, np.array([[1.0, 1.0]]), 0.0)
-    for value in (-1e3, -709.5, -20.0, 0.0, 20.0, 800.0):
-        with np.errstate(over="ignore"):  # exp(2000) is inf, as in the numpy path
-            numpy_probability = 1.0 / (1.0 + np.exp(-np.float64(value + value)))
+    for value in (-250.0, -20.0, -1e-9, 0.0, 20.0, 250.0):
+        numpy_probability = 1.0 / (1.0 + np.exp(-np.float64(value + value)))
         got = scorer.probability([value, value])
         assert got is not None
         assert math.isclose(got, float(numpy_probability), rel_tol=0, abs_tol=1e-15)
-    assert scorer.probability([1e308, 1e308]) is None  # an overflowing score: general path
-    assert scorer.probability([math.nan, 1.0]) == scorer.probability([0.0, 1.0])
+    # Beyond the budget, or not a number: the general path answers.
+    assert scorer.probability([250.0, 250.1]) is None
+    assert scorer.probability([1e308, -1e308]) is None
+    assert scorer.probability([math.nan, 1.0]) is None
+    assert scorer.probability([math.inf, 1.0]) is None
+    assert scorer.probability([1.0]) is None
+
+
+# -- one row of JSON numbers ------------------------------------------------------------------
+
+_JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda row: {"instances": [row]},
+        lambda row: [row],
+        lambda row: row,
+    ],
+)
+def test_plain_json_rows_take_the_fast_path_and_match_the_pipeline(
+    models: dict[str, TrainedModel], shape: Any
+) -> None:
+    model = models["binary"]
+    fast, general = _apps(model)
+    pipeline = joblib.load(model.model_dir / "model.joblib")
+    for _, row in model.features.head(20).iterrows():
+        # Integers too, as JSON writers send whole numbers.
+        values = [int(v) if float(v).is_integer() else float(v) for v in row]
+        body = json.dumps(shape(values)).encode()
+        answer = fast._single_numeric_row(_request(body, **_JSON))
+        assert answer is not None  # it really took the fast path
+        _same(answer, general.handle(_request(body, **_JSON)))
+        (entry,) = json.loads(answer.body)["predictions"]
+        frame = pd.DataFrame([row.to_numpy()], columns=row.index)
+        assert abs(entry["probabilities"]["1"] - pipeline.predict_proba(frame)[0][1]) <= 1e-9
+        assert entry["label"] == pipeline.predict(frame)[0]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda row: {"instances": [[None, *row[1:]]]},  # missing: the decoder's job
+        lambda row: {"instances": [[True, *row[1:]]]},
+        lambda row: {"instances": [[str(row[0]), *row[1:]]]},
+        lambda row: {"instances": [row, row]},
+        lambda row: {"instances": [row], "extra": 1},
+        lambda row: {"instances": [dict(enumerate(row))]},
+        lambda row: {"instances": [row[1:]]},
+        lambda row: {"rows": [row]},
+        lambda row: [[10**400, *row[1:]]],
+        lambda row: [[float("inf"), *row[1:]]],
+    ],
+)
+def test_unusual_json_goes_the_general_way(models: dict[str, TrainedModel], change: Any) -> None:
+    model = models["binary"]
+    fast, general = _apps(model)
+    row = [float(v) for v in model.features.iloc[0]]
+    body = json.dumps(change(row)).encode()
+    assert fast._single_numeric_row(_request(body, **_JSON)) is None
+    _same(fast.handle(_request(body, **_JSON)), general.handle(_request(body, **_JSON)))
+
+
+_JSON_VALUES: st.SearchStrategy[Any] = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(min_value=-1e4, max_value=1e4),
+    st.integers(-(10**20), 10**20),
+    st.sampled_from([None, True, False, "1.5", "", [], {}]),
+)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_scoring_text_cells_equals_parsing_then_scoring(
+def test_fast_and_general_paths_agree_on_any_json_row(
     models: dict[str, TrainedModel], data: st.DataObject
 ) -> None:
-    """The one-pass scorer is the two-step one: same probability, same refusals."""
-    scorer = compile_predictor(load_artifact(models["binary"].model_dir)).row_scorer
-    assert scorer is not None
-    cells = [
-        cell.encode()
-        for cell in data.draw(
-            st.lists(_CELLS, min_size=scorer.width - 1, max_size=scorer.width + 1)
-        )
-    ]
-    try:
-        values = [float(cell) for cell in cells]
-    except ValueError:
-        assert scorer.probability_of_cells(cells) is None
-        return
-    want = scorer.probability(values) if len(values) == scorer.width else None
-    got = scorer.probability_of_cells(cells)
-    if want is None:
-        assert got is None
-    else:
-        assert got is not None
-        assert abs(got - want) <= 1e-15
+    model = models["binary"]
+    fast, general = _apps(model)
+    width = model.features.shape[1]
+    row = data.draw(st.lists(_JSON_VALUES, min_size=width - 1, max_size=width + 1))
+    document = data.draw(st.sampled_from([{"instances": [row]}, [row], row]))
+    text = json.dumps(document)
+    if data.draw(st.booleans()):  # Python's JSON reads these too; the general path decides
+        text = text.replace("1.0", "NaN", 1)
+    body = text.encode()
+    _same(fast.handle(_request(body, **_JSON)), general.handle(_request(body, **_JSON)))
