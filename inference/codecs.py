@@ -250,7 +250,7 @@ class Decoder:
         checking path (objects, ragged rows, text that is not a number)."""
         try:
             values = np.array(rows, dtype=np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             return None
         if values.shape != (len(rows), self._width):
             return None
@@ -433,7 +433,10 @@ def _json_number(value: Any, index: int, name: str) -> float:
             "not_a_number",
             f"row {index + 1}, feature {name!r}: {_shown(json.dumps(value))} is not a number",
         )
-    number = _parse_number(value, index, name) if isinstance(value, str) else float(value)
+    try:
+        number = _parse_number(value, index, name) if isinstance(value, str) else float(value)
+    except OverflowError:  # an integer beyond any float
+        raise _not_finite(index, name, str(value)) from None
     if math.isinf(number):
         raise _not_finite(index, name, str(value))
     return number
