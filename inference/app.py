@@ -213,24 +213,20 @@ def _json_row_probability(scorer: RowScorer, body: bytes) -> float | None:
     """One row of plain JSON numbers: `{"instances": [[...]]}`, `[[...]]` or `[...]`."""
     try:
         document = json.loads(body)
-    except (ValueError, RecursionError):
+        if type(document) is dict and len(document) != 1:
+            return None  # only a plain {"instances": ...}
+        rows = codecs.json_rows(document)
+    except (ValueError, RecursionError, RequestError):
         return None
-    if type(document) is dict and len(document) == 1:
-        document = document.get("instances")
-    if type(document) is not list or not document:
+    if len(rows) != 1 or type(rows[0]) is not list or len(rows[0]) != scorer.width:
         return None
-    if type(document[0]) is list:
-        if len(document) != 1:
-            return None
-        document = document[0]
-    if len(document) != scorer.width:
-        return None
-    for value in document:
+    row = rows[0]
+    for value in row:
         # Exactly float or int: no bool (an int to Python), null (missing) or text.
         if type(value) is not float and type(value) is not int:
             return None
     try:
-        values = list(map(float, document))
+        values = list(map(float, row))
     except OverflowError:  # an integer beyond any float
         return None
     return scorer.probability(values)

@@ -223,22 +223,7 @@ class Decoder:
     # -- JSON -----------------------------------------------------------------------------
 
     def _json(self, body: bytes) -> Batch:
-        document = _load_json(body, "JSON")
-        if isinstance(document, dict):
-            if "instances" not in document:
-                raise RequestError(
-                    400,
-                    "malformed_json",
-                    'a JSON object body needs an "instances" list of rows',
-                )
-            document = document["instances"]
-        if not isinstance(document, list):
-            raise RequestError(400, "malformed_json", "the JSON body must be a list of rows")
-        if document and not isinstance(document[0], list | dict):
-            # A bare list of values: one row.
-            document = [document]
-        if not document:
-            raise RequestError(400, "empty_body", "the JSON body holds no row")
+        document = json_rows(_load_json(body, "JSON"))
         if self._all_numeric and b"true" not in body and b"false" not in body:
             fast = self._numeric_lists(document)
             if fast is not None:
@@ -388,6 +373,27 @@ def encode(
     if content_type == JSON_LINES:
         return ("\n".join(entries) + "\n").encode()
     return ('{"predictions": [' + ", ".join(entries) + "]}").encode()
+
+
+def json_rows(document: Any) -> list[Any]:
+    """The rows of a JSON body: `{"instances": rows}`, `rows`, or one bare row of values."""
+    if isinstance(document, dict):
+        if "instances" not in document:
+            raise RequestError(
+                400,
+                "malformed_json",
+                'a JSON object body needs an "instances" list of rows',
+            )
+        document = document["instances"]
+    if not isinstance(document, list):
+        raise RequestError(400, "malformed_json", "the JSON body must be a list of rows")
+    if document and not isinstance(document[0], list | dict):
+        # A bare list of values: one row.
+        document = [document]
+    if not document:
+        raise RequestError(400, "empty_body", "the JSON body holds no row")
+    rows: list[Any] = document
+    return rows
 
 
 def error_body(code: str, message: str) -> bytes:

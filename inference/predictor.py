@@ -130,9 +130,8 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def _check_rows(values: FloatArray, limit: float = math.inf) -> None:
     """OutOfRange for the first row holding NaN, an infinity or a value beyond +-limit."""
-    within = np.isfinite(values).all(axis=1)
-    if limit < math.inf:
-        within &= (np.abs(values) <= limit).all(axis=1)
+    # Against a finite limit, NaN and infinities fail the comparison: one pass either way.
+    within = (np.abs(values) <= limit if limit < math.inf else np.isfinite(values)).all(axis=1)
     if not within.all():
         raise OutOfRange(int(np.argmin(within)))
 
