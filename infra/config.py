@@ -92,6 +92,7 @@ class StackConfig:
     autoscaling_invocations_per_instance: int
     autoscaling_scale_in_cooldown_seconds: int
     autoscaling_scale_out_cooldown_seconds: int
+    monthly_budget_usd: int
 
     @property
     def serverless(self) -> bool:
@@ -567,6 +568,14 @@ KEYS: tuple[Key, ...] = (
         "60",
         "Seconds after a scale-out before another.",
         _integer(0, 3600),
+    ),
+    Key(
+        "monthlyBudgetUsd",
+        "integer",
+        "0",
+        "A pull request's preview fails when `python -m sagestack cost` estimates more a month "
+        "(USD; 0 = no budget).",
+        _integer(0, 10_000_000),
     ),
 )
 _BY_NAME = {key.name: key for key in KEYS}

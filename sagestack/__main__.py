@@ -1,10 +1,11 @@
 """`python -m sagestack <command>`: `local` runs the whole pipeline on this machine; `verify`
-checks a deployed stack through its outputs."""
+checks a deployed stack through its outputs; `cost` estimates a stack's monthly cost."""
 
 import sys
 
 USAGE = """usage: python -m sagestack local [--stack dev] [--data FILE] [--port 8080] [--once]
-       python -m sagestack verify [--outputs FILE]   (default: outputs JSON on stdin)"""
+       python -m sagestack verify [--outputs FILE]   (default: outputs JSON on stdin)
+       python -m sagestack cost --stack dev [--json] [--requests-per-day N] ... (--help)"""
 
 
 def main() -> int:
@@ -17,6 +18,10 @@ def main() -> int:
         from sagestack.verify import main as verify
 
         return verify(sys.argv[2:])
+    if command == "cost":
+        from sagestack.cost.cli import main as cost
+
+        return cost(sys.argv[2:])
     sys.stderr.write(USAGE + "\n")
     return 2
 
