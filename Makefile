@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.synced
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.txt)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint format local lock dataset benchmark benchmark-inference benchmark-infra clean
+.PHONY: help setup test lint format local lock dataset prices benchmark benchmark-inference benchmark-infra clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ lock: $(STAMP) ## Re-resolve the pinned lock files from pyproject.toml.
 
 dataset: $(STAMP) ## Regenerate data/breast_cancer.csv from scikit-learn's copy.
 	$(PY) data/make_dataset.py
+
+prices: $(STAMP) ## Refresh sagestack/cost/prices.json from the AWS Price List API (needs credentials).
+	$(PY) -m sagestack.cost.refresh
 
 benchmark: $(STAMP) ## Training speed and memory benchmark (minutes; writes benchmarks/results/).
 	$(PY) -m benchmarks.training_benchmark $(BENCH_ARGS)

@@ -1,0 +1,221 @@
+"""`python -m sagestack cost` as a process: all three stacks, text and JSON, bad input, the
+comparison with a base estimate, the budget, and the Price List path through the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+from tests.cost.pricing_server import pricing_endpoint
+
+STACKS = ("dev", "staging", "prod")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # No credentials from a profile or instance role either: the snapshot path.
+    env |= {"AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"}
+    env |= {"AWS_EC2_METADATA_DISABLED": "true", **extra}
+    return env
+
+
+def cost(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sagestack", "cost", *args],
+        cwd=cwd,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _json(*args: str, **kwargs: Any) -> dict[str, Any]:
+    result = cost(*args, "--json", **kwargs)
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stack_prints_its_lines_with_formula_and_unit_price(stack: str) -> None:
+    result = cost("--stack", stack)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith(f"sagestack {stack} (us-east-1): monthly estimate\n")
+    assert "prices: snapshot prices.json of " in out
+    assert "no AWS credentials" in out
+    for item in ("training jobs", "S3 dataset", "KMS keys", "CloudWatch alarms", "SNS"):
+        assert item in out
+    assert " x $0.115/instance-hour" in out
+    assert "\ntotal: $" in out
+    assert "monitoring jobs: the program defines none yet" in out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stack_as_json(stack: str) -> None:
+    document = _json("--stack", stack)
+    assert document["stack"] == stack
+    assert document["complete"] is True
+    assert document["total_usd"] == pytest.approx(sum(l["monthly_usd"] for l in document["lines"]))
+    for line in document["lines"]:
+        assert line["price"]["usd"] >= 0
+        assert line["formula"]
+    kinds = {line["key"] for line in document["lines"]}
+    assert ("endpoint-serverless" in kinds) == (stack == "dev")
+    assert ("s3-capture" in kinds) == (stack != "dev")
+
+
+def test_dev_idle_shows_what_serverless_saves_against_staging_single_instance() -> None:
+    dev = _json("--stack", "dev", "--requests-per-day", "0")
+    staging = _json("--stack", "staging", "--requests-per-day", "0")
+    instance = next(l for l in staging["lines"] if l["key"] == "endpoint-instances")
+    serverless = next(l for l in dev["lines"] if l["key"] == "endpoint-serverless")
+    assert serverless["monthly_usd"] == 0
+    assert instance["monthly_usd"] == pytest.approx(730 * 0.115)
+    assert dev["comparison"].startswith(
+        f"serverless compute $0.00 against one ml.m5.large all month ${730 * 0.115:,.2f}: saves"
+    )
+    assert staging["total_usd"] - dev["total_usd"] > 80
+
+
+def test_traffic_options_change_the_lines_they_drive() -> None:
+    low = _json("--stack", "dev", "--requests-per-day", "100")
+    high = _json("--stack", "dev", "--requests-per-day", "100000", "--payload-kb", "8")
+    by_key = lambda d: {l["key"]: l["monthly_usd"] for l in d["lines"]}  # noqa: E731
+    assert by_key(high)["endpoint-serverless"] == pytest.approx(
+        1000 * by_key(low)["endpoint-serverless"]
+    )
+    assert by_key(high)["kms-keys"] == by_key(low)["kms-keys"]
+    assert high["assumptions"]["payload_kb"] == 8
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--stack", "qa"], "no stack file Pulumi.qa.yaml (stacks: dev, prod, staging)"),
+        (["--stack", "dev", "--requests-per-day", "nan"], "requests_per_day=nan must be a finite"),
+        (["--stack", "dev", "--payload-kb", "-2"], "payload_kb=-2.0 must be a finite"),
+        (["--stack", "dev", "--base", "/nonexistent.json"], "cannot read --base"),
+        (["--stack", "dev", "--snapshot", "/nonexistent.json"], "cannot read the price snapshot"),
+        (["--stack", "dev", "--prices", "api"], "--prices api needs AWS credentials"),
+    ],
+)
+def test_bad_input_is_a_clear_error(args: list[str], message: str) -> None:
+    result = cost(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_malformed_snapshot_or_base_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "prices.json"
+    bad.write_text(
+        '{"format": 1, "as_of": "2026-12-02", "sources": {}, "regions": {"us-east-1": {"kms.key": 3}}}'
+    )
+    result = cost("--stack", "dev", "--snapshot", str(bad))
+    assert result.returncode == 2
+    assert "regions.us-east-1.kms.key must be an object" in result.stderr
+    base = tmp_path / "base.json"
+    base.write_text('{"format": 1, "lines": [{"key": "x", "monthly_usd": "a lot"}]}')
+    result = cost("--stack", "dev", "--base", str(base))
+    assert result.returncode == 2
+    assert "lines[0].monthly_usd must be a number or null" in result.stderr
+
+
+def _project(tmp_path: Path, stack_file: str) -> Path:
+    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "data").mkdir()
+    shutil.copy(REPO / "data" / "breast_cancer.csv", tmp_path / "data")
+    (tmp_path / "Pulumi.qa.yaml").write_text(stack_file)
+    return tmp_path
+
+
+def test_an_unknown_instance_type_is_an_unpriced_line_and_no_total(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path,
+        "config:\n  aws:region: us-east-1\n  sagestack:endpointInstanceType: ml.zz9.huge\n",
+    )
+    result = cost("--stack", "qa", "--project-dir", str(project))
+    assert result.returncode == 0, result.stderr
+    assert "no price for sagemaker.hosting:ml.zz9.huge in us-east-1" in result.stdout
+    assert "total: unknown: 1 line(s) unpriced" in result.stdout
+    document = _json("--stack", "qa", "--project-dir", str(project))
+    assert document["total_usd"] is None
+    assert document["complete"] is False
+
+
+def test_an_unknown_region_prices_nothing_it_cannot(tmp_path: Path) -> None:
+    project = _project(tmp_path, "config:\n  aws:region: xx-nowhere-1\n")
+    document = _json("--stack", "qa", "--project-dir", str(project))
+    assert document["total_usd"] is None
+    assert all(
+        line["problem"].startswith("no price for ") and "in xx-nowhere-1" in line["problem"]
+        for line in document["lines"]
+    )
+
+
+def test_a_stack_without_a_region_or_with_a_bad_value_says_which(tmp_path: Path) -> None:
+    project = _project(tmp_path, "config:\n  sagestack:endpointInstanceCount: 0\n")
+    result = cost("--stack", "qa", "--project-dir", str(project))
+    assert result.returncode == 2
+    assert "sagestack:endpointInstanceCount='0'" in result.stderr
+    (project / "Pulumi.qa.yaml").write_text("config: {}\n")
+    result = cost("--stack", "qa", "--project-dir", str(project))
+    assert result.returncode == 2
+    assert "Pulumi.qa.yaml sets no aws:region" in result.stderr
+
+
+def test_the_budget_fails_listing_the_lines_that_grew(tmp_path: Path) -> None:
+    base = tmp_path / "base.json"
+    base.write_text(cost("--stack", "staging", "--json").stdout)
+    (tmp_path / "p").mkdir()
+    project = _project(
+        tmp_path / "p",
+        "config:\n  aws:region: us-east-1\n  sagestack:endpointInstanceType: ml.m5.large\n"
+        "  sagestack:endpointInstanceCount: 3\n  sagestack:dataCapturePercent: 20\n"
+        "  sagestack:customerManagedKey: true\n  sagestack:monthlyBudgetUsd: 150\n",
+    )
+    args = ("--stack", "qa", "--project-dir", str(project), "--base", str(base))
+    result = cost(*args, "--check-budget")
+    assert result.returncode == 1
+    assert "exceeds monthlyBudgetUsd=150" in result.stderr
+    assert "endpoint instances (ml.m5.large): +$167.90" in result.stderr
+    markdown = cost(*args, "--markdown").stdout
+    assert "| endpoint instances (ml.m5.large) |" in markdown
+    assert "+$167.90 |" in markdown
+    assert "**Budget:** over:" in markdown
+    assert cost(*args).returncode == 0  # without --check-budget it only prints
+    within = cost("--stack", "staging", "--base", str(base), "--check-budget", "--markdown")
+    assert within.returncode == 0
+    assert "$0.00 |" in within.stdout
+
+
+def test_with_credentials_the_price_list_api_prices_and_is_cached(tmp_path: Path) -> None:
+    with pricing_endpoint() as served:
+        env = _env(
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",
+            AWS_ENDPOINT_URL_PRICING=served.url,
+        )
+        document = _json("--stack", "staging", "--cache-dir", str(tmp_path), env=env)
+        assert served.requests
+    instance = next(l for l in document["lines"] if l["key"] == "endpoint-instances")
+    assert instance["price"]["status"] == "price-list-api"
+    assert instance["price"]["source"] == "AWS Price List API (GetProducts)"
+    assert document["prices"].startswith("AWS Price List API (3 prices, fetched ")
+    dashboard = next(l for l in document["lines"] if l["key"] == "dashboards")
+    assert dashboard["price"]["status"] == "secondary"  # the snapshot's
+    assert (tmp_path / "pricelist-us-east-1.json").is_file()
