@@ -10,27 +10,35 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
-from sagestack.cost import pricelist
+from sagestack.cost import pricelist, prices
 from sagestack.cost.prices import SNAPSHOT, PriceError, load_snapshot, snapshot_regions
 from sagestack.cost.sources import _client
 
 API_SOURCE = "price-list-api"
+# Asked for in every region of the snapshot, so that the API can fill regions it lacks.
+ALWAYS = (prices.hosting("ml.m5.large"), prices.training("ml.m5.large"), prices.S3_STANDARD)
 
 
-def main() -> int:
-    client = _client()
+def main(
+    snapshot: Path = SNAPSHOT,
+    client_factory: Callable[[], pricelist.PricingClient | None] = _client,
+) -> int:
+    client = client_factory()
     if client is None:
         sys.stderr.write("make prices: no AWS credentials (pricing:GetProducts is needed)\n")
         return 2
     today = datetime.now(UTC).date()
-    document = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    document = json.loads(snapshot.read_text(encoding="utf-8"))
     import botocore.exceptions
 
     changed = 0
-    for region in snapshot_regions(SNAPSHOT):
-        keys = [k for k in load_snapshot(SNAPSHOT, region).prices if pricelist.query_for(k, region)]
+    for region in snapshot_regions(snapshot):
+        known = [*load_snapshot(snapshot, region).prices, *ALWAYS]
+        keys = sorted({k for k in known if pricelist.query_for(k, region)})
         try:
             found, notes = pricelist.fetch(client, region, keys, today)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
@@ -51,8 +59,8 @@ def main() -> int:
             changed += 1
     document["sources"][API_SOURCE] = f"{pricelist.SOURCE}, fetched {today.isoformat()}"
     document["as_of"] = today.isoformat()
-    SNAPSHOT.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    sys.stdout.write(f"make prices: {changed} figures from the Price List API in {SNAPSHOT}\n")
+    snapshot.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    sys.stdout.write(f"make prices: {changed} figures from the Price List API in {snapshot}\n")
     return 0
 
 

@@ -63,7 +63,7 @@ def pricing_endpoint(products: list[dict[str, Any]] | None = None) -> Iterator[P
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             target = self.headers.get("X-Amz-Target")
             state.requests.append({"target": target, "body": body})

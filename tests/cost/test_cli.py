@@ -68,7 +68,9 @@ def test_each_stack_as_json(stack: str) -> None:
     document = _json("--stack", stack)
     assert document["stack"] == stack
     assert document["complete"] is True
-    assert document["total_usd"] == pytest.approx(sum(l["monthly_usd"] for l in document["lines"]))
+    assert document["total_usd"] == pytest.approx(
+        sum(line["monthly_usd"] for line in document["lines"])
+    )
     for line in document["lines"]:
         assert line["price"]["usd"] >= 0
         assert line["formula"]
@@ -80,8 +82,8 @@ def test_each_stack_as_json(stack: str) -> None:
 def test_dev_idle_shows_what_serverless_saves_against_staging_single_instance() -> None:
     dev = _json("--stack", "dev", "--requests-per-day", "0")
     staging = _json("--stack", "staging", "--requests-per-day", "0")
-    instance = next(l for l in staging["lines"] if l["key"] == "endpoint-instances")
-    serverless = next(l for l in dev["lines"] if l["key"] == "endpoint-serverless")
+    instance = next(line for line in staging["lines"] if line["key"] == "endpoint-instances")
+    serverless = next(line for line in dev["lines"] if line["key"] == "endpoint-serverless")
     assert serverless["monthly_usd"] == 0
     assert instance["monthly_usd"] == pytest.approx(730 * 0.115)
     assert dev["comparison"].startswith(
@@ -93,7 +95,10 @@ def test_dev_idle_shows_what_serverless_saves_against_staging_single_instance() 
 def test_traffic_options_change_the_lines_they_drive() -> None:
     low = _json("--stack", "dev", "--requests-per-day", "100")
     high = _json("--stack", "dev", "--requests-per-day", "100000", "--payload-kb", "8")
-    by_key = lambda d: {l["key"]: l["monthly_usd"] for l in d["lines"]}  # noqa: E731
+
+    def by_key(document: dict[str, Any]) -> dict[str, float]:
+        return {line["key"]: line["monthly_usd"] for line in document["lines"]}
+
     assert by_key(high)["endpoint-serverless"] == pytest.approx(
         1000 * by_key(low)["endpoint-serverless"]
     )
@@ -123,7 +128,8 @@ def test_bad_input_is_a_clear_error(args: list[str], message: str) -> None:
 def test_a_malformed_snapshot_or_base_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "prices.json"
     bad.write_text(
-        '{"format": 1, "as_of": "2026-12-02", "sources": {}, "regions": {"us-east-1": {"kms.key": 3}}}'
+        '{"format": 1, "as_of": "2026-12-02", "sources": {}, '
+        '"regions": {"us-east-1": {"kms.key": 3}}}'
     )
     result = cost("--stack", "dev", "--snapshot", str(bad))
     assert result.returncode == 2
@@ -212,10 +218,10 @@ def test_with_credentials_the_price_list_api_prices_and_is_cached(tmp_path: Path
         )
         document = _json("--stack", "staging", "--cache-dir", str(tmp_path), env=env)
         assert served.requests
-    instance = next(l for l in document["lines"] if l["key"] == "endpoint-instances")
+    instance = next(line for line in document["lines"] if line["key"] == "endpoint-instances")
     assert instance["price"]["status"] == "price-list-api"
     assert instance["price"]["source"] == "AWS Price List API (GetProducts)"
     assert document["prices"].startswith("AWS Price List API (3 prices, fetched ")
-    dashboard = next(l for l in document["lines"] if l["key"] == "dashboards")
+    dashboard = next(line for line in document["lines"] if line["key"] == "dashboards")
     assert dashboard["price"]["status"] == "secondary"  # the snapshot's
     assert (tmp_path / "pricelist-us-east-1.json").is_file()

@@ -91,7 +91,9 @@ def test_training_is_runs_times_duration_capped_by_the_time_limit() -> None:
 
 
 def test_spot_training_says_it_is_priced_on_demand() -> None:
-    line = next(l for l in _run(_config(trainingUseSpot=True)).lines if l.key == "training")
+    line = next(
+        line for line in _run(_config(trainingUseSpot=True)).lines if line.key == "training"
+    )
     assert "on demand" in line.note
 
 
@@ -113,7 +115,7 @@ def test_storage_dataset_artifacts_and_capture() -> None:
 
 def test_an_s3_dataset_needs_its_size_given() -> None:
     s3 = {"dataPath": "s3://bucket/data.csv", "dataVersion": "v1"}
-    line = next(l for l in _run(_config(**s3)).lines if l.key == "s3-dataset")
+    line = next(line for line in _run(_config(**s3)).lines if line.key == "s3-dataset")
     assert line.monthly_usd is None
     assert "--dataset-gb" in line.problem
     given = _run(_config(**s3), dataset_gb=4)
@@ -168,7 +170,7 @@ def test_a_price_in_another_unit_is_not_used() -> None:
     wrong = dict(table.prices)
     wrong[prices.S3_STANDARD] = Price(0.023, "GB-hour", "test", "confirmed", "2026-12-02")
     result = _run(_config(), PriceTable("us-east-1", "test", wrong))
-    line = next(l for l in result.lines if l.key == "s3-dataset")
+    line = next(line for line in result.lines if line.key == "s3-dataset")
     assert line.monthly_usd is None
     assert "per GB-hour, not per GB-month" in line.problem
 

@@ -34,9 +34,12 @@ def test_each_stack_is_estimated_against_the_base_and_checked_against_its_budget
     commands = [vars(_parser().parse_args(c)) for c in _cost_commands()]
     assert [c["stack"] for c in commands] == ["$STACK"] * 3
     base, head, budget = commands
-    assert base["json"] and str(base["project_dir"]) == ".sagestack/base"
-    assert head["markdown"] and str(head["base"]) == ".sagestack/base-cost.json"
-    assert budget["check_budget"] and str(budget["base"]) == ".sagestack/base-cost.json"
+    assert base["json"]
+    assert str(base["project_dir"]) == ".sagestack/base"
+    assert head["markdown"]
+    assert str(head["base"]) == ".sagestack/base-cost.json"
+    assert budget["check_budget"]
+    assert str(budget["base"]) == ".sagestack/base-cost.json"
     names = [step.get("name", step.get("uses", "")) for step in _steps()]
     # The budget fails the job last, after the preview and the comments.
     assert names[-1] == "the stack's monthlyBudgetUsd"

@@ -71,8 +71,8 @@ def test_an_unknown_instance_or_region_is_no_price_not_zero(endpoint: PricingEnd
     price, why = pricelist.fetch_price(client, prices.hosting("ml.zz9.huge"), "us-east-1", TODAY)
     assert price is None
     assert (
-        why
-        == "the Price List API has no on-demand price for sagemaker.hosting:ml.zz9.huge in us-east-1"
+        why == "the Price List API has no on-demand price for sagemaker.hosting:ml.zz9.huge in "
+        "us-east-1"
     )
     price, why = pricelist.fetch_price(client, prices.S3_STANDARD, "xx-nowhere-1", TODAY)
     assert price is None
@@ -174,7 +174,7 @@ def test_the_first_paid_tier_skips_free_ones() -> None:
     ],
 )
 def test_a_malformed_entry_is_a_price_error(item: str) -> None:
-    with pytest.raises(PriceError, match="PriceList entry|number"):
+    with pytest.raises(PriceError, match=r"PriceList entry|number"):
         pricelist.first_paid_tier(item)
 
 
@@ -199,7 +199,7 @@ def test_answers_are_cached_with_their_date_and_reused(
     assert len(endpoint.requests) > asked
     # What the API does not price (serverless, CloudWatch, ...) is the snapshot's.
     assert again.get(prices.DASHBOARD) is not None
-    assert again.get(prices.DASHBOARD).status != "price-list-api"  # type: ignore[union-attr]
+    assert again.get(prices.DASHBOARD).status != "price-list-api"
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,8 @@ def test_answers_are_cached_with_their_date_and_reused(
         "{not json",
         "[]",
         '{"format": 1, "region": "us-east-1", "fetched": "yesterday", "prices": {}}',
-        '{"format": 1, "region": "us-east-1", "fetched": "2026-12-01", "prices": {"s3.standard": {"usd": "x"}}}',
+        '{"format": 1, "region": "us-east-1", "fetched": "2026-12-01", '
+        '"prices": {"s3.standard": {"usd": "x"}}}',
     ],
 )
 def test_a_malformed_cache_is_said_and_replaced(
@@ -244,3 +245,17 @@ def test_without_credentials_auto_uses_the_snapshot_and_api_refuses(tmp_path: Pa
     assert notes == ["no AWS credentials: every price is from the " + table.description]
     with pytest.raises(SourceError, match="needs AWS credentials"):
         price_table("api", "us-east-1", KEYS, SNAPSHOT, tmp_path, TODAY, lambda: None)
+
+
+def test_make_prices_refreshes_the_snapshot_from_the_api(
+    endpoint: PricingEndpoint, tmp_path: Path
+) -> None:
+    from sagestack.cost import refresh
+
+    copy_ = tmp_path / "prices.json"
+    copy_.write_text(SNAPSHOT.read_text())
+    assert refresh.main(copy_, lambda: _client(endpoint.url)) == 0
+    table = prices.load_snapshot(copy_, "us-east-1")
+    assert table.get(KEYS[0]).status == "price-list-api"  # type: ignore[union-attr]
+    assert table.get(prices.DASHBOARD).status == "secondary"  # type: ignore[union-attr]
+    assert refresh.main(copy_, lambda: None) == 2
