@@ -23,6 +23,18 @@ from sagestack.cost.sources import MODES, SourceError, price_table
 from sagestack.cost.stack import Stack, read_stack
 
 DEFAULTS = Assumptions()
+# Each assumption's option and help text.
+OPTIONS = (
+    ("requests_per_day", "--requests-per-day", "endpoint requests a day"),
+    ("payload_kb", "--payload-kb", "request body size, KB"),
+    ("duration_ms", "--duration-ms", "serverless: time one request holds its memory, ms"),
+    ("training_runs_per_month", "--training-runs", "training runs a month"),
+    ("training_minutes_per_run", "--training-minutes", "minutes one training run takes"),
+    ("artifact_mb", "--artifact-mb", "model artifact size, MB"),
+    ("notifications_per_month", "--notifications", "alarm notifications a month"),
+    ("dataset_gb", "--dataset-gb", "dataset size, GB (needed for an s3:// dataPath)"),
+)
+OPTION_OF = {name: option for name, option, _ in OPTIONS}
 CACHE_DIR = Path(".sagestack") / "prices"
 
 
@@ -37,16 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument("--markdown", action="store_true", help="print a PR comment's section")
     parser.add_argument("--project-dir", type=Path, default=Path(), help="where Pulumi.yaml is")
     assumed = parser.add_argument_group("traffic and usage (defaults in brackets)")
-    for name, option, help_ in (
-        ("requests_per_day", "--requests-per-day", "endpoint requests a day"),
-        ("payload_kb", "--payload-kb", "request body size, KB"),
-        ("duration_ms", "--duration-ms", "serverless: time one request holds its memory, ms"),
-        ("training_runs_per_month", "--training-runs", "training runs a month"),
-        ("training_minutes_per_run", "--training-minutes", "minutes one training run takes"),
-        ("artifact_mb", "--artifact-mb", "model artifact size, MB"),
-        ("notifications_per_month", "--notifications", "alarm notifications a month"),
-        ("dataset_gb", "--dataset-gb", "dataset size, GB (needed for an s3:// dataPath)"),
-    ):
+    for name, option, help_ in OPTIONS:
         default = getattr(DEFAULTS, name)
         assumed.add_argument(
             option, dest=name, type=float, default=default, help=f"{help_} [{default}]"
@@ -77,6 +80,9 @@ def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     assumptions = Assumptions(**{f.name: getattr(args, f.name) for f in fields(Assumptions)})
     if problems := assumptions.problems():
+        # Named as the user typed them: --payload-kb, not payload_kb.
+        for name, option in OPTION_OF.items():
+            problems = [problem.replace(f"{name}=", f"{option}=", 1) for problem in problems]
         return _fail("; ".join(problems))
     try:
         stack: Stack = read_stack(args.project_dir, args.stack)

@@ -211,7 +211,9 @@ def markdown(estimate: Estimate, base: Mapping[str, float | None] | None, budget
             row += f" {'?' if delta is None else ('+' if delta > CENT else '') + money(delta)} |"
         out.append(row)
     out += ["", f"**Total:** {total_text(estimate)}"]
-    if vs and estimate.complete:
+    if vs and not base:
+        out += ["", "The base branch has no estimate for this stack: every line is new."]
+    elif vs and estimate.complete:
         known = [d for d in deltas.values() if d is not None]
         out[-1] += f" ({'+' if sum(known) > CENT else ''}{money(sum(known))} against main)"
     if estimate.comparison:

@@ -110,8 +110,11 @@ def test_traffic_options_change_the_lines_they_drive() -> None:
     ("args", "message"),
     [
         (["--stack", "qa"], "no stack file Pulumi.qa.yaml (stacks: dev, prod, staging)"),
-        (["--stack", "dev", "--requests-per-day", "nan"], "requests_per_day=nan must be a finite"),
-        (["--stack", "dev", "--payload-kb", "-2"], "payload_kb=-2.0 must be a finite"),
+        (
+            ["--stack", "dev", "--requests-per-day", "nan"],
+            "--requests-per-day=nan must be a finite",
+        ),
+        (["--stack", "dev", "--payload-kb", "-2"], "--payload-kb=-2.0 must be a finite"),
         (["--stack", "dev", "--base", "/nonexistent.json"], "cannot read --base"),
         (["--stack", "dev", "--snapshot", "/nonexistent.json"], "cannot read the price snapshot"),
         (["--stack", "dev", "--prices", "api"], "--prices api needs AWS credentials"),
@@ -225,3 +228,14 @@ def test_with_credentials_the_price_list_api_prices_and_is_cached(tmp_path: Path
     dashboard = next(line for line in document["lines"] if line["key"] == "dashboards")
     assert dashboard["price"]["status"] == "secondary"  # the snapshot's
     assert (tmp_path / "pricelist-us-east-1.json").is_file()
+
+
+def test_a_stack_new_on_this_branch_is_compared_with_nothing(tmp_path: Path) -> None:
+    # What the preview workflow writes when the base branch cannot estimate the stack.
+    base = tmp_path / "base.json"
+    base.write_text('{"format": 1, "lines": []}')
+    result = cost("--stack", "prod", "--base", str(base), "--markdown")
+    assert result.returncode == 0, result.stderr
+    assert "The base branch has no estimate for this stack: every line is new." in result.stdout
+    assert "| endpoint instances (ml.m5.large) |" in result.stdout
+    assert "+$167.90 |" in result.stdout
