@@ -1,14 +1,18 @@
 """Stack configuration: every key, its type, default and validation, in one place.
 
 `Pulumi.yaml` declares the same keys (a test keeps the two identical); `Pulumi.<stack>.yaml`
-holds values only. This module is pure: `parse_config` takes plain text values (as Pulumi
-config and the stack files hold them) and returns a frozen StackConfig, or raises ConfigError
-naming every bad key with its value and what is allowed. `load_from_pulumi` is the only caller
-of `pulumi.Config`; local mode reads the stack files itself and calls `parse_config`.
+holds values only. Values decide, never whether a key was written: the engine merges every
+declared default into the stack's config before the program runs (infra/engine_config.py), so
+the program cannot tell a default from a value written in the stack file, and must not try.
+`parse_config` is pure: it takes the text values the engine hands the program and returns a
+frozen StackConfig, or raises ConfigError naming every bad key with its value and what is
+allowed. `load_from_pulumi` is the only caller of `pulumi.Config`; `load_stack_config` gives
+local mode and the other tools the same config from the files, through the engine's own step.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -17,6 +21,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from infra.engine_config import (
+    EngineConfigError,
+    engine_config_values,
+    go_json,
+    namespace_values,
+)
 from infra.policies import is_ecr_image_uri
 
 NAMESPACE = "sagestack"
@@ -582,11 +592,20 @@ _BY_NAME = {key.name: key for key in KEYS}
 
 
 def parse_config(values: Mapping[str, object]) -> StackConfig:
-    """Validate the stack's values (missing keys take their defaults); every problem at once."""
+    """Validate the stack's text values; every problem at once.
+
+    A key missing here takes its default, as the engine would have merged it in.
+    """
     problems: list[str] = []
-    unknown = sorted(set(values) - set(_BY_NAME))
-    if unknown:
-        problems.append(f"unknown keys {unknown} (known keys: {', '.join(sorted(_BY_NAME))})")
+    for unknown in sorted(set(values) - set(_BY_NAME)):
+        # Today's engine passes an undeclared key through (infra/engine_config.py): a typo
+        # would otherwise be ignored and its default deployed.
+        close = difflib.get_close_matches(unknown, _BY_NAME, n=1)
+        problems.append(
+            f"{NAMESPACE}:{unknown} is not declared in Pulumi.yaml"
+            + (f" (did you mean {close[0]}?)" if close else "")
+            + f"; declared keys: {', '.join(sorted(_BY_NAME))}"
+        )
     parsed: dict[str, Any] = {}
     for key in KEYS:
         raw = values.get(key.name, key.default)
@@ -596,7 +615,7 @@ def parse_config(values: Mapping[str, object]) -> StackConfig:
         except _Invalid as invalid:
             problems.append(f"{NAMESPACE}:{key.name}={text!r} {invalid}")
     if not problems:
-        problems.extend(_cross_checks(parsed, values))
+        problems.extend(_cross_checks(parsed))
     if problems:
         raise ConfigError("invalid stack config: " + "; ".join(problems))
     bars = {metric: parsed[_bar_key(metric)] for metric in GATED_METRICS}
@@ -605,19 +624,8 @@ def parse_config(values: Mapping[str, object]) -> StackConfig:
     return StackConfig(**simple, quality_bars=bars)
 
 
-def _cross_checks(parsed: Mapping[str, Any], given: Mapping[str, object]) -> list[str]:
+def _cross_checks(parsed: Mapping[str, Any]) -> list[str]:
     problems = []
-    serverless_given = [k for k in ("serverlessMemoryMb", "serverlessMaxConcurrency") if k in given]
-    if parsed["endpointInstanceType"] and serverless_given:
-        problems.append(
-            f"{NAMESPACE}:endpointInstanceType and {serverless_given} are exclusive: an "
-            "endpoint is either on instances or serverless"
-        )
-    if not parsed["endpointInstanceType"] and "endpointInstanceCount" in given:
-        problems.append(
-            f"{NAMESPACE}:endpointInstanceCount needs endpointInstanceType (serverless endpoints "
-            "have no instances)"
-        )
     if parsed["serverlessMemoryMb"] not in SERVERLESS_MEMORY_MB:
         problems.append(
             f"{NAMESPACE}:serverlessMemoryMb={parsed['serverlessMemoryMb']} must be one of "
@@ -643,8 +651,8 @@ def _cross_checks(parsed: Mapping[str, Any], given: Mapping[str, object]) -> lis
     if parsed["autoscalingMaxInstances"]:
         if not parsed["endpointInstanceType"]:
             problems.append(
-                f"{NAMESPACE}:autoscalingMaxInstances needs endpointInstanceType (serverless "
-                "endpoints scale by themselves)"
+                f"{NAMESPACE}:autoscalingMaxInstances={parsed['autoscalingMaxInstances']} needs "
+                "endpointInstanceType (serverless endpoints scale by themselves; 0 = off)"
             )
         elif parsed["autoscalingMaxInstances"] < parsed["endpointInstanceCount"]:
             problems.append(
@@ -667,35 +675,70 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[0-9])|(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+# Settings that only one endpoint shape uses. The other shape ignores them; a value other than
+# the default there is almost certainly a mistake, so it is named in a warning, not dropped
+# silently. (Presence cannot be the signal: the engine merges every default in.)
+INSTANCE_ONLY_KEYS = (
+    "endpointInstanceCount",
+    "alarmCpuUtilization",
+    "alarmMemoryPercent",
+    "alarmDiskPercent",
+)
+SERVERLESS_ONLY_KEYS = ("serverlessMemoryMb", "serverlessMaxConcurrency")
+
+
+def ignored_settings(config: StackConfig) -> list[str]:
+    """Warnings for settings of the other endpoint shape that are not at their defaults."""
+    if config.serverless:
+        keys, reason = (
+            INSTANCE_ONLY_KEYS,
+            "endpointInstanceType is empty, so the endpoint is serverless",
+        )
+    else:
+        keys, reason = (
+            SERVERLESS_ONLY_KEYS,
+            f"endpointInstanceType={config.endpoint_instance_type} makes an instance endpoint",
+        )
+    warnings = []
+    for name in keys:
+        key = _BY_NAME[name]
+        value = getattr(config, _snake(name))
+        if value != key.parse(key.default):
+            warnings.append(
+                f"{NAMESPACE}:{name}={value} is ignored: {reason} (default {key.default})"
+            )
+    return warnings
+
+
 def as_config_text(value: object) -> str:
-    """A stack file's value as Pulumi hands it to the program: text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
+    """A value given in Python (tests, overrides) as the engine would hand it over: text."""
+    if isinstance(value, str):
+        return value
+    return go_json(value)
 
 
 def load_from_pulumi() -> StackConfig:
-    """The stack's config, from the Pulumi engine (the only caller of pulumi.Config)."""
+    """The stack's config, from the Pulumi engine (the only caller of pulumi.Config).
+
+    Every `sagestack:` key the engine handed over is read, not only the declared ones, so that
+    an undeclared key (which today's engine passes through) fails instead of being ignored.
+    """
     import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
 
     config = pulumi.Config(NAMESPACE)
-    values = {key.name: value for key in KEYS if (value := config.get(key.name)) is not None}
-    return parse_config(values)
+    given = namespace_values({**get_config_env(), **CONFIG.get()}, NAMESPACE)
+    values = {name: value for name in given if (value := config.get(name)) is not None}
+    stack_config = parse_config(values)
+    for warning in ignored_settings(stack_config):
+        pulumi.log.warn(warning)
+    return stack_config
 
 
-def stack_values(project_dir: Path, stack: str) -> dict[str, object]:
-    """The `sagestack:` values of Pulumi.<stack>.yaml, for reading without the Pulumi CLI."""
-    import yaml
-
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        stacks = sorted(
-            p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml")
-        )
-        raise ConfigError(f"no stack file {path.name} (stacks: {', '.join(stacks) or 'none'})")
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    config = document.get("config") or {}
-    prefix = f"{NAMESPACE}:"
-    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
+    """The config `pulumi up` would give the program of `project_dir` for `stack`."""
+    try:
+        values = engine_config_values(project_dir, stack)
+    except EngineConfigError as error:
+        raise ConfigError(str(error)) from None
+    return parse_config(namespace_values(values, NAMESPACE))

@@ -1,7 +1,9 @@
 """`python -m sagestack local`: the whole pipeline on this machine, no AWS, no Docker.
 
-1. Read and validate the stack's config (Pulumi.<stack>.yaml over Pulumi.yaml's defaults) with
-   the Pulumi program's own validation: the same hyperparameters and quality bar apply.
+1. Read and validate the stack's config as `pulumi up` would hand it to the program
+   (infra.config.load_stack_config: Pulumi.yaml's defaults merged under Pulumi.<stack>.yaml and
+   checked as the engine checks them), with the program's own validation: the same
+   hyperparameters and quality bar apply.
 2. Hold out a stratified test split, lay out a SageMaker-shaped folder under
    .sagestack/runs/<timestamp>/ and run `train` in it as a process, as a training job would.
 3. Pack model.tar.gz, unpack it into a hosting folder as SageMaker hosting does, start `serve`
@@ -134,12 +136,17 @@ def _new_run_dir(runs_dir: Path) -> Path:
 
 
 def _stack_config(project_dir: Path, stack: str) -> Any:
-    from infra.config import ConfigError, parse_config, stack_values
+    # The config `pulumi up` would hand the program: Pulumi.yaml's defaults merged in and
+    # checked as the engine checks them, then the program's own validation.
+    from infra.config import ConfigError, ignored_settings, load_stack_config
 
     try:
-        return parse_config(stack_values(project_dir, stack))
+        config = load_stack_config(project_dir, stack)
     except ConfigError as error:
         raise LocalError(str(error)) from None
+    for warning in ignored_settings(config):
+        print(f"warning: {warning}", file=sys.stderr)
+    return config
 
 
 def _require_free_port(port: int) -> None:

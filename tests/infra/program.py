@@ -2,30 +2,44 @@
 
 `Pulumi.yaml`'s `main: infra/` makes the engine start the Python language host with `infra/` as
 the working directory and the program `.`, which it runs with `runpy.run_path(".")` (so `infra/`
-is first on sys.path). `run_program` does exactly that, with the stack's config from its
-`Pulumi.<stack>.yaml` as `pulumi config` would give it (every value as text), and records every
-registration: type, name, parent, inputs and the resource options the engine sees.
+is first on sys.path). `run_program` does exactly that, with the config the engine would hand
+the program (infra.engine_config: Pulumi.yaml's defaults merged under the stack file, checked
+and rendered to text as the engine does), and records every registration: type, name, parent,
+inputs and the resource options the engine sees.
+
+Two modes, as the engine has them:
+- `up` (preview=False): the mocks answer what AWS would compute (ARNs, names, digests), derived
+  from the inputs only;
+- a first `preview` (preview=True): nothing exists yet, so a provider answers a create with its
+  inputs only and every computed output is unknown (the SDK marks them so: rpc.py
+  `resolve_properties` resolves an output as known only if the engine returned a value for it,
+  and an empty id as unknown). Apply callbacks over unknown values do not run.
+In both modes, a resource constructed while an `apply()` callback runs is recorded in
+`Graph.created_in_apply`: such a resource is missing from previews, which is why the program
+must never do it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import runpy
-from collections.abc import Iterator, Mapping
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.config import as_config_text
+from infra.engine_config import engine_config, read_project, read_stack_config
 from tests.conftest import REPO
 
 PROJECT = "sagestack"
@@ -57,8 +71,12 @@ class Graph:
     """Everything one run of the program registered, and its stack outputs."""
 
     stack: str
+    preview: bool = False
     resources: list[Registration] = field(default_factory=list)
+    # Stack outputs; an unknown one (preview) is a pulumi.output.Unknown.
     outputs: dict[str, Any] = field(default_factory=dict)
+    # "type name" of every resource constructed inside an apply() callback, with where.
+    created_in_apply: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -152,6 +170,14 @@ class _Mocks(pulumi_mocks.Mocks):
         raise AssertionError(f"the program called an unmocked function: {args.token}")
 
 
+class _PreviewMocks(_Mocks):
+    """A first preview: nothing exists, so a create is answered with its inputs only."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        # No id: the SDK resolves an empty id as unknown during a preview.
+        return "", dict(args.inputs)
+
+
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks, graph: Graph) -> None:
         super().__init__(mocks)
@@ -189,11 +215,44 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 def stack_config(stack: str, overrides: Mapping[str, object] | None = None) -> dict[str, str]:
-    """`Pulumi.<stack>.yaml`'s config as the engine hands it to the program: all text."""
-    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
-    values: dict[str, object] = dict(document.get("config") or {})
+    """What the engine hands the program for `stack`, with `overrides` written into its file."""
+    values: dict[str, Any] = dict(read_stack_config(REPO, stack))
     values.update({f"{PROJECT}:{k}": v for k, v in (overrides or {}).items()})
-    return {key: as_config_text(value) for key, value in values.items()}
+    return engine_config(read_project(REPO), stack, values)
+
+
+_INSIDE_APPLY: contextvars.ContextVar[bool] = contextvars.ContextVar("inside_apply", default=False)
+
+
+@contextmanager
+def _apply_watch(graph: Graph) -> Iterator[None]:
+    """Record every resource constructed while an apply() callback runs."""
+    original_apply = pulumi.Output.apply
+    original_init = pulumi.Resource.__init__
+
+    def apply(self: Any, func: Callable[..., Any], run_with_unknowns: bool = False) -> Any:
+        def watched(value: Any) -> Any:
+            token = _INSIDE_APPLY.set(True)
+            try:
+                return func(value)
+            finally:
+                _INSIDE_APPLY.reset(token)
+
+        return original_apply(self, watched, run_with_unknowns)
+
+    def init(self: Any, t: str, name: str, *args: Any, **kwargs: Any) -> None:
+        if _INSIDE_APPLY.get():
+            where = traceback.extract_stack(limit=3)[0]
+            graph.created_in_apply.append(f"{t} {name} ({where.filename}:{where.lineno})")
+        original_init(self, t, name, *args, **kwargs)
+
+    pulumi.Output.apply = apply  # type: ignore[method-assign]
+    pulumi.Resource.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        pulumi.Output.apply = original_apply  # type: ignore[method-assign]
+        pulumi.Resource.__init__ = original_init  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -210,20 +269,34 @@ def run_program(
     stack: str, overrides: Mapping[str, object] | None = None, preview: bool = False
 ) -> Graph:
     """Run infra/ for `stack` (with config `overrides`) and return what it registered."""
-    graph = Graph(stack=stack)
-    monitor = _RecordingMonitor(_Mocks(), graph)
-    pulumi.runtime.set_all_config(stack_config(stack, overrides))
-    pulumi.runtime.set_mocks(
-        _Mocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor
-    )
 
     def program() -> None:
         runpy.run_path(".", run_name="__main__")
 
     with _working_directory(REPO / "infra"):
+        return run(program, stack, stack_config(stack, overrides), preview)
+
+
+def run(
+    program: Callable[[], None], stack: str, config: Mapping[str, str], preview: bool = False
+) -> Graph:
+    """Run any program function under the recording mocks, with the engine's text config."""
+    graph = Graph(stack=stack, preview=preview)
+    mocks = _PreviewMocks() if preview else _Mocks()
+    monitor = _RecordingMonitor(mocks, graph)
+    pulumi.runtime.set_all_config(dict(config))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    with _apply_watch(graph):
         _sync_await(run_pulumi_func(program))
-    root = get_root_resource()
-    assert root is not None
-    for name, value in root.outputs.items():  # type: ignore[attr-defined]
-        graph.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
+        root = get_root_resource()
+        assert root is not None
+        for name, value in root.outputs.items():  # type: ignore[attr-defined]
+            graph.outputs[name] = _sync_await(_resolved(value))
     return graph
+
+
+async def _resolved(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    if not await output.is_known():
+        return Unknown()
+    return await output.future(with_unknowns=True)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from infra.config import KEYS, ConfigError, StackConfig, parse_config, stack_values
+from infra.config import (
+    KEYS,
+    ConfigError,
+    StackConfig,
+    ignored_settings,
+    load_stack_config,
+    parse_config,
+)
 from tests.conftest import REPO
 from training.hyperparameters import parse_hyperparameters
 
@@ -38,15 +45,16 @@ def test_project_runs_infra_with_the_repository_virtualenv() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_file_is_valid(stack: str) -> None:
-    config = parse_config(stack_values(REPO, stack))
+    config = load_stack_config(REPO, stack)
     assert isinstance(config, StackConfig)
+    assert ignored_settings(config) == []
     # The training container accepts what the stack passes it.
     hyperparameters, _ = parse_hyperparameters(config.training_hyperparameters())
     assert hyperparameters.target == config.target
 
 
 def test_stacks_differ_as_promised() -> None:
-    dev, staging, prod = (parse_config(stack_values(REPO, stack)) for stack in STACKS)
+    dev, staging, prod = (load_stack_config(REPO, stack) for stack in STACKS)
     assert dev.serverless
     assert dev.force_destroy_buckets
     assert not dev.protect_data
@@ -92,8 +100,7 @@ def test_training_hyperparameters_carry_bars_and_extras() -> None:
             {"trainingInstanceType": "m5.large"},
             "sagestack:trainingInstanceType='m5.large' must be a SageMaker instance type",
         ),
-        ({"endpointInstanceType": "ml.m5.large", "serverlessMemoryMb": 2048}, "are exclusive"),
-        ({"endpointInstanceCount": 2}, "endpointInstanceCount needs endpointInstanceType"),
+        ({"autoscalingMaxInstances": 2}, "autoscalingMaxInstances=2 needs endpointInstanceType"),
         ({"serverlessMemoryMb": 1500}, "serverlessMemoryMb=1500 must be one of 1024, 2048"),
         ({"minF1": "1.5"}, "sagestack:minF1='1.5' must be a number from 0 to 1"),
         ({"minRocAuc": "high"}, "sagestack:minRocAuc='high' must be a number from 0 to 1"),
@@ -120,7 +127,8 @@ def test_training_hyperparameters_carry_bars_and_extras() -> None:
         ({"noncurrentVersionDays": 0}, "noncurrentVersionDays='0' must be a whole number from 1"),
         (
             {"endpointInstanceTyp": "ml.m5.large"},
-            "unknown keys ['endpointInstanceTyp'] (known keys:",
+            "sagestack:endpointInstanceTyp is not declared in Pulumi.yaml (did you mean "
+            "endpointInstanceType?); declared keys: ",
         ),
     ],
 )
@@ -143,4 +151,46 @@ def test_an_unknown_stack_lists_the_stacks() -> None:
     with pytest.raises(
         ConfigError, match=r"no stack file Pulumi\.qa\.yaml \(stacks: dev, prod, staging\)"
     ):
-        stack_values(REPO, "qa")
+        load_stack_config(REPO, "qa")
+
+
+def test_values_decide_not_presence() -> None:
+    """Writing a default out changes nothing: the engine merges every default in anyway."""
+    every_default = {key.name: key.default for key in KEYS}
+    assert parse_config(every_default) == parse_config({})
+    instances = {"endpointInstanceType": "ml.m5.large"}
+    assert parse_config({**every_default, **instances}) == parse_config(instances)
+
+
+@pytest.mark.parametrize(
+    ("values", "ignored"),
+    [
+        (
+            {"endpointInstanceCount": 3},
+            "sagestack:endpointInstanceCount=3 is ignored: endpointInstanceType is empty, so the "
+            "endpoint is serverless (default 1)",
+        ),
+        ({"alarmCpuUtilization": 90}, "sagestack:alarmCpuUtilization=90 is ignored"),
+        (
+            {"endpointInstanceType": "ml.m5.large", "serverlessMemoryMb": 4096},
+            "sagestack:serverlessMemoryMb=4096 is ignored: endpointInstanceType=ml.m5.large "
+            "makes an instance endpoint (default 2048)",
+        ),
+        (
+            {"endpointInstanceType": "ml.m5.large", "serverlessMaxConcurrency": 20},
+            "sagestack:serverlessMaxConcurrency=20 is ignored",
+        ),
+    ],
+)
+def test_a_setting_of_the_other_endpoint_shape_is_ignored_with_a_warning(
+    values: dict[str, object], ignored: str
+) -> None:
+    (warning,) = ignored_settings(parse_config(values))
+    assert warning.startswith(ignored)
+
+
+def test_settings_of_the_chosen_shape_or_at_their_defaults_warn_of_nothing() -> None:
+    assert ignored_settings(parse_config({"serverlessMemoryMb": 4096})) == []
+    instance = {"endpointInstanceType": "ml.m5.large", "endpointInstanceCount": 3}
+    assert ignored_settings(parse_config(instance)) == []
+    assert ignored_settings(parse_config({"endpointInstanceCount": 1})) == []
