@@ -689,6 +689,7 @@ SERVERLESS_ONLY_KEYS = ("serverlessMemoryMb", "serverlessMaxConcurrency")
 
 def ignored_settings(config: StackConfig) -> list[str]:
     """Warnings for settings of the other endpoint shape that are not at their defaults."""
+    keys: tuple[str, ...]
     if config.serverless:
         keys, reason = (
             INSTANCE_ONLY_KEYS,

@@ -59,7 +59,7 @@ class EngineConfigError(ValueError):
     """The engine would stop here, before the program runs."""
 
 
-class _GoYamlLoader(yaml.SafeLoader):
+class _GoYamlLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
     """PyYAML with the implicit types of Go's yaml.v3 (YAML 1.2 core schema) for plain scalars."""
 
 
@@ -100,7 +100,9 @@ _GoYamlLoader.add_constructor("tag:yaml.org,2002:int", _go_int)
 def load_yaml(path: Path) -> Any:
     """A YAML file as the Pulumi CLI reads it (see `_GoYamlLoader`)."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_GoYamlLoader)  # noqa: S506 (a SafeLoader)
+        return yaml.load(
+            path.read_text(encoding="utf-8"), Loader=_GoYamlLoader
+        )  # a SafeLoader subclass
     except yaml.YAMLError as error:
         raise EngineConfigError(f"could not read {path.name}: {error}") from None
 
@@ -167,7 +169,9 @@ def engine_config(
         if key in merged:
             continue
         if "value" in spec or "default" in spec:
-            merged[key] = _create_config_value(spec["default"] if "default" in spec else spec["value"])
+            merged[key] = _create_config_value(
+                spec["default"] if "default" in spec else spec["value"]
+            )
             continue
         if key.split(":", 1)[0] == name:
             missing.append(short)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.output import Unknown
+from pulumi.output import UNKNOWN
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
@@ -242,7 +242,9 @@ def _apply_watch(graph: Graph) -> Iterator[None]:
 
     def init(self: Any, t: str, name: str, *args: Any, **kwargs: Any) -> None:
         if _INSIDE_APPLY.get():
-            where = traceback.extract_stack(limit=3)[0]
+            # Name the program's own line: the innermost frame outside the installed SDKs.
+            frames = [f for f in traceback.extract_stack() if "site-packages" not in f.filename]
+            where = frames[-2] if len(frames) > 1 else frames[-1]
             graph.created_in_apply.append(f"{t} {name} ({where.filename}:{where.lineno})")
         original_init(self, t, name, *args, **kwargs)
 
@@ -298,5 +300,5 @@ def run(
 async def _resolved(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
     if not await output.is_known():
-        return Unknown()
+        return UNKNOWN
     return await output.future(with_unknowns=True)

@@ -1,4 +1,6 @@
-"""A sorted snapshot of each stack's whole resource graph, committed and compared.
+"""A sorted snapshot of each stack's whole resource graph, committed and compared: as `up`
+registers it (<stack>.json) and as a first preview sees it (<stack>.preview.json, where every
+value the engine cannot know yet reads "<unknown>").
 
 Any change to what a stack deploys shows up here as a reviewable diff. Rewrite the snapshots
 on purpose only: `make test PYTEST_ARGS=--update-snapshots`, then read the diff.
@@ -16,6 +18,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.output import Unknown
 
 from tests.infra.conftest import STACKS
 from tests.infra.program import Graph
@@ -31,6 +34,8 @@ _MASKS = (
 def _plain(value: Any) -> Any:
     if isinstance(value, pulumi.FileAsset):
         return {"FileAsset": value.path}
+    if isinstance(value, Unknown):
+        return "<unknown>"
     raise TypeError(f"cannot snapshot {type(value).__name__}")
 
 
@@ -55,12 +60,17 @@ def snapshot(graph: Graph) -> str:
     return text + "\n"
 
 
+@pytest.mark.parametrize("mode", ["up", "preview"])
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_graph_matches_its_snapshot(
-    graphs: dict[str, Graph], stack: str, request: pytest.FixtureRequest
+    graphs: dict[str, Graph],
+    preview_graphs: dict[str, Graph],
+    stack: str,
+    mode: str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    path = SNAPSHOTS / f"{stack}.json"
-    current = snapshot(graphs[stack])
+    path = SNAPSHOTS / (f"{stack}.json" if mode == "up" else f"{stack}.preview.json")
+    current = snapshot((graphs if mode == "up" else preview_graphs)[stack])
     if request.config.getoption("--update-snapshots"):
         path.parent.mkdir(exist_ok=True)
         path.write_text(current, encoding="utf-8")
@@ -77,4 +87,6 @@ def test_stack_graph_matches_its_snapshot(
                 n=2,
             )
         )
-        pytest.fail(f"stack {stack} changed; if intended, --update-snapshots\n{diff[:6000]}")
+        pytest.fail(
+            f"stack {stack} ({mode}) changed; if intended, --update-snapshots\n{diff[:6000]}"
+        )
