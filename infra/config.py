@@ -723,6 +723,9 @@ def load_from_pulumi() -> StackConfig:
 
     Every `sagestack:` key the engine handed over is read, not only the declared ones, so that
     an undeclared key (which today's engine passes through) fails instead of being ignored.
+    The Python language host hands the whole RunRequest config to the program as the JSON
+    object in PULUMI_CONFIG (pulumi/pulumi sdk/python/cmd/pulumi-language-python/main.go,
+    `constructConfig`); the SDK reads it there, or from `set_all_config` (mocks, automation).
     """
     import pulumi
     from pulumi.runtime.config import CONFIG, get_config_env

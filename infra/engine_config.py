@@ -63,20 +63,24 @@ class _GoYamlLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no t
     """PyYAML with the implicit types of Go's yaml.v3 (YAML 1.2 core schema) for plain scalars."""
 
 
+_KEPT = ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")
 _GoYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag in ("tag:yaml.org,2002:null",)]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag in _KEPT]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# yaml.v3's resolve(): ints through strconv.ParseInt(text, 0, 64) with underscores removed (so a
+# leading 0 is octal), floats by its yamlStyleFloat, booleans in the three spellings of the 1.2
+# core schema. Timestamps are not resolved: into an `any` yaml.v3 keeps them as strings.
 for _tag, _pattern, _first in (
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     (
         "tag:yaml.org,2002:int",
-        r"^(?:[-+]?[0-9_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+)$",
+        r"^[-+]?(?:[0-9_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+)$",
         "-+0123456789",
     ),
     (
         "tag:yaml.org,2002:float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
         "-+.0123456789",
     ),
@@ -84,14 +88,22 @@ for _tag, _pattern, _first in (
     _GoYamlLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
-def _go_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+def _go_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | float:
     text = str(loader.construct_scalar(node)).replace("_", "")
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("+-")
-    for prefix, base in (("0o", 8), ("0x", 16), ("0b", 2)):
-        if digits.startswith(prefix):
-            return sign * int(digits[2:], base)
-    return sign * int(digits)
+    try:
+        if digits[:2] in ("0o", "0x", "0b"):
+            number = sign * int(digits[2:], {"0o": 8, "0x": 16, "0b": 2}[digits[:2]])
+        elif len(digits) > 1 and digits.startswith("0"):
+            number = sign * int(digits, 8)  # ParseInt's base 0: a leading 0 is octal
+        else:
+            number = sign * int(digits)
+    except ValueError:
+        return float(text)  # "019": not octal, but it matches yamlStyleFloat
+    if not -(2**63) <= number < 2**64:
+        return float(number)  # beyond int64 and uint64, yaml.v3 falls back to a float
+    return number
 
 
 _GoYamlLoader.add_constructor("tag:yaml.org,2002:int", _go_int)
@@ -188,7 +200,7 @@ def engine_config(
                 f"validating stack config: Stack '{stack}' with configuration key '{short}' "
                 "must be encrypted as it's secret"
             )
-        if "type" in spec and not _fits(spec, merged[key]):
+        if "type" in spec and key in merged and not _fits(spec, merged[key]):
             raise EngineConfigError(
                 f"validating stack config: Stack '{stack}' with configuration key '{short}' "
                 f"must be of type '{_type_name(spec)}'"

@@ -77,6 +77,9 @@ def test_project_defaults_are_merged_under_stack_values_as_text(tmp_path: Path) 
         ("sagestack:dataVersion: 1.10", "1.1"),  # an unquoted version is a float
         ("sagestack:dataVersion: 1e3", "1000"),  # YAML 1.2 float; PyYAML's 1.1 says string
         ("sagestack:dataVersion: 0x1F", "31"),
+        ("sagestack:dataVersion: 017", "15"),  # strconv.ParseInt(s, 0, 64): octal
+        ("sagestack:dataVersion: 1_000", "1000"),
+        ("sagestack:dataVersion: 2024-01-31", "2024-01-31"),  # yaml.v3 keeps it a string
         ("sagestack:dataVersion: yes", "yes"),  # YAML 1.2: a string, not a boolean
         ("sagestack:dataVersion: 1:20", "1:20"),  # no sexagesimal numbers in YAML 1.2
         ("sagestack:target: label", "label"),
