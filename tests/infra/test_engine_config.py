@@ -52,7 +52,10 @@ def test_every_shipped_stack_passes_as_the_engine_hands_it_over(stack: str) -> N
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_harness_runs_the_program_with_the_engines_config(stack: str) -> None:
-    assert stack_config(stack) == engine_config_values(REPO, stack)
+    given = stack_config(stack)
+    assert given == engine_config_values(REPO, stack)
+    # Every declared key is given, as the engine gives it: presence can mean nothing.
+    assert {f"sagestack:{key.name}" for key in KEYS} <= set(given)
 
 
 def test_project_defaults_are_merged_under_stack_values_as_text(tmp_path: Path) -> None:
