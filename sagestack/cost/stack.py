@@ -1,7 +1,7 @@
 """The stack as the cost tool reads it: its validated config, its region and its dataset's size.
 
-The one place the cost tool reads a stack's config (the engine-faithful loader replaces the
-body of `read_stack` when it lands).
+The one place the cost tool reads a stack's config: through the engine's config step
+(infra/engine_config.py), so the estimate prices what `pulumi up` would deploy.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from infra.config import ConfigError, StackConfig, parse_config, stack_values
+from infra.config import NAMESPACE, ConfigError, StackConfig, parse_config
+from infra.engine_config import EngineConfigError, engine_config_values, namespace_values
 
 REGION_KEY = "aws:region"
 
@@ -27,12 +26,16 @@ class Stack:
 
 def read_stack(project_dir: Path, stack: str) -> Stack:
     """Raises ConfigError naming the stack file, the key and the problem."""
-    config = parse_config(stack_values(project_dir, stack))
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    region = (document.get("config") or {}).get(REGION_KEY)
-    if not isinstance(region, str) or not region.strip():
-        raise ConfigError(f"{path.name} sets no {REGION_KEY}: the estimate needs the region")
+    try:
+        values = engine_config_values(project_dir, stack)
+    except EngineConfigError as error:
+        raise ConfigError(str(error)) from None
+    config = parse_config(namespace_values(values, NAMESPACE))
+    region = values.get(REGION_KEY, "")
+    if not region.strip():
+        raise ConfigError(
+            f"Pulumi.{stack}.yaml sets no {REGION_KEY}: the estimate needs the region"
+        )
     size = None
     if not config.data_in_s3:
         data = project_dir / config.data_path
