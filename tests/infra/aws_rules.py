@@ -64,7 +64,8 @@ class Filled:
 
 
 def from_state(key: str, why: str = "Pulumi's auto-name, as the mocks give it") -> Filled:
-    return Filled(lambda resource: resource.outputs[key], why)
+    # A preview may not know the state yet: then the member is unknown, and reported so.
+    return Filled(lambda resource: resource.outputs.get(key, _UNKNOWN_TEXT), why)
 
 
 def constant(value: Any, why: str) -> Filled:
