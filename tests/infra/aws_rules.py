@@ -18,9 +18,10 @@ are compiled with the `regex` module, which knows the Unicode properties (`\\p{L
 `\\p{Z}` mean what they mean in Java), after `java_pattern` translates the two Java features it
 lacks: POSIX classes (`\\p{Print}`, `\\p{Alnum}`, ..., US-ASCII only in Java) and surrogate pairs
 (one supplementary code point in Java). A value must match the whole pattern, as AWS's
-validation errors show ("Member must satisfy regular expression pattern"): the models' patterns
-are often unanchored (`[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`), and a search would accept any name
-holding one letter. A full match is the stricter reading, so a value passing it passes either.
+validation does: DynamoDB rejected the table name `"smart-dcb-messages"` (quotes included)
+against the unanchored `[a-zA-Z0-9_.-]+` (aws/aws-cli#790), which a search would accept. The
+models' patterns are often unanchored (`[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`); a full match is
+also the stricter reading, so a value passing it passes a search too.
 
 Values. Recorded inputs of an `up` run under the mocks are all known: the mocks answer every
 output with a realistic value (auto-names `<logical name>-<7 characters>` as Pulumi makes them,
