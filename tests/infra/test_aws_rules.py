@@ -278,3 +278,26 @@ def test_the_bucket_name_is_checked_as_the_provider_makes_it(graphs: dict[str, G
         p.startswith(bucket.urn) and "s3 CreateBucket Bucket: length 64" in p
         for p in aws_rules.violations(broken)
     )
+
+
+def test_a_table_entry_naming_no_real_member_fails(
+    graphs: dict[str, Graph], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table is checked too: an API member path botocore's shape lacks is a violation."""
+    dashboard = "aws:cloudwatch/dashboard:Dashboard"
+    wrong = aws_rules.Resource(
+        calls=(
+            aws_rules.Call(
+                "cloudwatch",
+                "PutDashboard",
+                inputs={"dashboardName": "DashboardNam", "dashboardBody": "DashboardBody"},
+            ),
+        )
+    )
+    monkeypatch.setitem(aws_rules.RESOURCES, dashboard, wrong)
+    problems = aws_rules.violations(graphs["dev"])
+    urn = graphs["dev"].one(dashboard).urn
+    assert f"{urn}: cloudwatch PutDashboard DashboardNam: no such member in PutDashboardInput" in (
+        problems
+    )
+    assert f"{urn}: cloudwatch PutDashboard DashboardName: required member missing" in problems
