@@ -46,6 +46,7 @@ import pulumi
 import regex
 from botocore.validate import ParamValidator
 
+from infra.monitoring import LOG_RETENTION_DAYS
 from tests.conftest import REPO
 from tests.infra.program import Graph, Registration
 
@@ -855,25 +856,33 @@ def conform(shape: Any, value: Any) -> Any:
     return value
 
 
-# Rules AWS documents that botocore's model leaves out, applied like the model's own. S3's
-# general purpose bucket naming rules (S3 User Guide, "Bucket naming rules"): botocore's
-# BucketName has neither length nor pattern, and its client checks only `[a-zA-Z0-9.\-_]{1,255}`.
-DOCUMENTED = {"BucketName": {"min": 3, "max": 63, "pattern": "[a-z0-9][a-z0-9.-]*[a-z0-9]"}}
+# Rules AWS documents that botocore's model leaves out, applied like the model's own, by
+# (service, shape name). S3's general purpose bucket naming rules (S3 User Guide, "Bucket naming
+# rules"): botocore's BucketName has neither length nor pattern, and its client checks only
+# `[a-zA-Z0-9.\-_]{1,255}`. The other two are stated in botocore's own documentation of the
+# member but not encoded as rules (test_aws_rules holds them to that text).
+DOCUMENTED: dict[tuple[str, str], dict[str, Any]] = {
+    ("s3", "BucketName"): {"min": 3, "max": 63, "pattern": "[a-z0-9][a-z0-9.-]*[a-z0-9]"},
+    # logs PutRetentionPolicy retentionInDays: "Possible values are: 1, 3, 5, ..."
+    ("logs", "Days"): {"enum": LOG_RETENTION_DAYS},
+    # kms ScheduleKeyDeletion PendingWindowInDays: "it must be between 7 and 30, inclusive"
+    ("kms", "PendingWindowInDaysType"): {"min": 7, "max": 30},
+}
 
 
-def _rules(shape: Any) -> dict[str, Any]:
-    return {**shape.metadata, **DOCUMENTED.get(shape.name, {})}
+def _rules(shape: Any, service: str) -> dict[str, Any]:
+    return {**shape.metadata, **DOCUMENTED.get((service, shape.name), {})}
 
 
-def _limits(shape: Any, size: float, what: str) -> Iterator[str]:
-    low, high = _rules(shape).get("min"), _rules(shape).get("max")
+def _limits(shape: Any, size: float, what: str, service: str) -> Iterator[str]:
+    low, high = _rules(shape, service).get("min"), _rules(shape, service).get("max")
     if low is not None and size < low:
         yield f"{what} {size:g} is below the minimum {low:g}"
     if high is not None and size > high:
         yield f"{what} {size:g} is above the maximum {high:g}"
 
 
-def check(shape: Any, value: Any, path: str) -> Iterator[tuple[str, str]]:
+def check(shape: Any, value: Any, path: str, service: str) -> Iterator[tuple[str, str]]:
     """(member path, broken rule) for everything in `value` that `shape` does not allow."""
     kind = shape.type_name
     if is_unknown(value):
@@ -891,42 +900,47 @@ def check(shape: Any, value: Any, path: str) -> Iterator[tuple[str, str]]:
             if key not in shape.members:
                 yield member_path, f"no such member in {shape.name}"
             elif item is not None:
-                yield from check(shape.members[key], item, member_path)
+                yield from check(shape.members[key], item, member_path, service)
     elif kind == "list":
         if not isinstance(value, list):
             yield path, f"a {type(value).__name__} where a list belongs"
             return
-        yield from ((path, rule) for rule in _limits(shape, len(value), "count"))
+        yield from ((path, rule) for rule in _limits(shape, len(value), "count", service))
         for index, item in enumerate(value):
-            yield from check(shape.member, item, f"{path}[{index}]")
+            yield from check(shape.member, item, f"{path}[{index}]", service)
     elif kind == "map":
         if not isinstance(value, dict):
             yield path, f"a {type(value).__name__} where a map belongs"
             return
-        yield from ((path, rule) for rule in _limits(shape, len(value), "entries"))
+        yield from ((path, rule) for rule in _limits(shape, len(value), "entries", service))
         for key, item in value.items():
-            yield from ((f"{path} key {key!r}", rule) for _, rule in check(shape.key, key, path))
-            yield from check(shape.value, item, f"{path}.{key}")
+            yield from (
+                (f"{path} key {key!r}", rule) for _, rule in check(shape.key, key, path, service)
+            )
+            yield from check(shape.value, item, f"{path}.{key}", service)
     elif kind == "string":
         if not isinstance(value, str):
             yield path, f"a {type(value).__name__} where a string belongs"
             return
         if shape.enum and value not in shape.enum:
             yield path, f"{value!r} is not one of the enum {shape.name} {sorted(shape.enum)}"
-        yield from ((path, rule) for rule in _limits(shape, len(value), "length"))
-        pattern = _rules(shape).get("pattern")
+        yield from ((path, rule) for rule in _limits(shape, len(value), "length", service))
+        pattern = _rules(shape, service).get("pattern")
         if pattern and not compiled(pattern).fullmatch(value):
             yield path, f"{value[:80]!r} does not match the pattern {pattern!r}"
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             yield path, f"{value!r} is not an integer"
             return
-        yield from ((path, rule) for rule in _limits(shape, value, "value"))
+        enum = _rules(shape, service).get("enum")
+        if enum and value not in enum:
+            yield path, f"{value} is not one of {list(enum)}"
+        yield from ((path, rule) for rule in _limits(shape, value, "value", service))
     elif kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             yield path, f"{value!r} is not a number"
             return
-        yield from ((path, rule) for rule in _limits(shape, value, "value"))
+        yield from ((path, rule) for rule in _limits(shape, value, "value", service))
     elif kind == "boolean":
         if not isinstance(value, bool):
             yield path, f"{value!r} is not a boolean"
@@ -934,7 +948,7 @@ def check(shape: Any, value: Any, path: str) -> Iterator[tuple[str, str]]:
         if not isinstance(value, bytes | str):
             yield path, f"a {type(value).__name__} where bytes belong"
         else:
-            yield from ((path, rule) for rule in _limits(shape, len(value), "size"))
+            yield from ((path, rule) for rule in _limits(shape, len(value), "size", service))
 
 
 def _has_unknown(value: Any) -> bool:
@@ -970,7 +984,9 @@ def violations(graph: Graph) -> list[str]:
             shape = input_shape(call.service, call.operation)
             sent = conform(shape, request)
             where = f"{resource.urn}: {call.service} {call.operation}"
-            found += [f"{where} {path}: {rule}" for path, rule in check(shape, sent, "")]
+            found += [
+                f"{where} {path}: {rule}" for path, rule in check(shape, sent, "", call.service)
+            ]
             if not _has_unknown(sent):
                 report = ParamValidator().validate(sent, shape)
                 if report.has_errors():

@@ -12,7 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import regex
 
+from infra.config import ConfigError
+from infra.monitoring import LOG_RETENTION_DAYS
 from tests.infra import aws_rules
 from tests.infra.conftest import STACKS
 from tests.infra.program import Graph, Registration, run_program
@@ -301,3 +304,46 @@ def test_a_table_entry_naming_no_real_member_fails(
         problems
     )
     assert f"{urn}: cloudwatch PutDashboard DashboardName: required member missing" in problems
+
+
+def test_documented_rules_are_what_botocore_documents() -> None:
+    """The rules botocore states in prose but does not encode are copied from that prose."""
+    retention = aws_rules.input_shape("logs", "PutRetentionPolicy").members["retentionInDays"]
+    assert retention.name == "Days"
+    listed = regex.search(r"Possible values are: ([0-9, and]+)\.", retention.documentation)
+    assert listed is not None
+    assert tuple(int(n) for n in regex.findall(r"[0-9]+", listed[1])) == (LOG_RETENTION_DAYS)
+    window = aws_rules.input_shape("kms", "ScheduleKeyDeletion").members["PendingWindowInDays"]
+    assert "between 7 and 30, inclusive" in window.documentation
+    assert aws_rules.DOCUMENTED[("kms", window.name)] == {"min": 7, "max": 30}
+
+
+def _graph_or_refusal(stack: str, overrides: dict[str, object]) -> Graph | str:
+    """The stack's graph, or the config's refusal of the overrides."""
+    try:
+        return run_program(stack, overrides)
+    except ConfigError as error:
+        return str(error)
+
+
+@pytest.mark.parametrize("key", ["logRetentionDays", "trainingLogGroupRetentionDays"])
+def test_a_log_retention_aws_does_not_take_never_reaches_aws_unnoticed(key: str) -> None:
+    """CloudWatch Logs takes 22 retention values only. Either the config refuses 10 (naming the
+    key), or the program's request for it is a violation; never neither. (Today the config
+    takes any number of days from 1 to 3653, so it is the violation.)"""
+    outcome = _graph_or_refusal("dev", {key: 10})
+    if isinstance(outcome, str):
+        assert key in outcome
+    else:
+        assert any(
+            "logs PutRetentionPolicy retentionInDays: 10 is not one of" in p
+            for p in aws_rules.violations(outcome)
+        )
+
+
+def test_the_same_shape_name_in_another_service_keeps_its_own_rules(
+    graphs: dict[str, Graph],
+) -> None:
+    """S3's lifecycle `Days` is a shape of the same name as CloudWatch Logs' retention; 10 days
+    of capture retention is fine for S3 (the documented rule is the logs service's only)."""
+    assert aws_rules.violations(run_program("dev", {"captureRetentionDays": 10})) == []
