@@ -27,7 +27,8 @@ Values. Recorded inputs of an `up` run under the mocks are all known: the mocks 
 output with a realistic value (auto-names `<logical name>-<7 characters>` as Pulumi makes them,
 ARNs in AWS's format for roles, keys, buckets, models and endpoints), and those values are
 checked like any other. A value still unknown (a preview) cannot be checked and is reported as
-such, never passed.
+such, never passed. Members the provider sends from its own schema defaults (a KMS key's
+KeyUsage, an endpoint's absent RetainAllVariantProperties) are not inputs and are not checked.
 """
 
 from __future__ import annotations
@@ -757,7 +758,7 @@ def is_unknown(value: Any) -> bool:
     return value == _UNKNOWN_TEXT or type(value).__name__ == "Unknown"
 
 
-def _known_paths(resource: Resource) -> set[str]:
+def known_paths(resource: Resource) -> set[str]:
     paths = set(resource.provider_only)
     for call in resource.calls:
         paths |= set(call.inputs)
@@ -816,7 +817,7 @@ def _set(request: dict[str, Any], api_path: str, indices: tuple[int, ...], value
 
 def requests(resource: Registration, rules: Resource) -> Iterator[tuple[Call, dict[str, Any]]]:
     """Each call the provider makes for `resource`, with the request it would send."""
-    known = _known_paths(rules)
+    known = known_paths(rules)
     found = [leaf for leaf in leaves(resource.inputs, known) if leaf[0] in known]
     for call in rules.calls:
         request: dict[str, Any] = {}
@@ -973,7 +974,7 @@ def violations(graph: Graph) -> list[str]:
                 "(tests/infra/aws_rules.py RESOURCES): map its inputs to the API calls"
             )
             continue
-        known = _known_paths(rules)
+        known = known_paths(rules)
         for pattern, _ in leaves(resource.inputs, known):
             if pattern not in known:
                 found.append(

@@ -65,12 +65,12 @@ def test_every_mapped_input_is_seen_in_some_stack(every_graph: dict[str, Graph])
         for resource in graph.resources:
             rules = aws_rules.RESOURCES.get(resource.type)
             if rules is not None:
-                known = aws_rules._known_paths(rules)
+                known = aws_rules.known_paths(rules)
                 seen |= {(resource.type, p) for p, _ in aws_rules.leaves(resource.inputs, known)}
     never = sorted(
         (type_, path)
         for type_, rules in aws_rules.RESOURCES.items()
-        for path in aws_rules._known_paths(rules)
+        for path in aws_rules.known_paths(rules)
         if (type_, path) not in seen
     )
     # The linear strategy's step size: no shipped stack deploys linearly; checked below.
