@@ -25,8 +25,9 @@ also the stricter reading, so a value passing it passes a search too.
 
 Values. Recorded inputs of an `up` run under the mocks are all known: the mocks answer every
 output with a realistic value (auto-names `<logical name>-<7 characters>` as Pulumi makes them,
-ARNs in AWS's format for roles, keys, buckets, models and endpoints), and those values are
-checked like any other. A value still unknown (a preview) cannot be checked and is reported as
+ARNs in AWS's format for roles, keys, buckets, repositories, topics and endpoints; alarms and
+event rules are the exceptions test_iam_lint lists), and those values are checked like any
+other. A value still unknown (a preview) cannot be checked and is reported as
 such, never passed. Members the provider sends from its own schema defaults (a KMS key's
 KeyUsage, an endpoint's absent RetainAllVariantProperties) are not inputs and are not checked.
 """
