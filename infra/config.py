@@ -36,6 +36,12 @@ SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200
 GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 DEPLOYMENT_STRATEGIES = ("all_at_once", "canary", "linear")
+# The only retentions CloudWatch Logs takes (PutRetentionPolicy). tests/infra/test_aws_rules.py
+# holds this to botocore's documentation of the member and checks every log group against it.
+LOG_RETENTION_DAYS = (
+    *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
+    *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
+)
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 # Instance families with local NVMe storage (m5d, c6id, g4dn, ...): AWS encrypts that storage
 # itself and rejects an endpoint configuration KMS key for them.
@@ -187,6 +193,24 @@ def _bar(value: str) -> float:
     if not (math.isfinite(number) and 0 <= number <= 1):
         raise _Invalid("must be a number from 0 to 1")
     return number
+
+
+def _log_retention(allow_zero: bool) -> Callable[[str], int]:
+    allowed = ((0,) if allow_zero else ()) + LOG_RETENTION_DAYS
+
+    def parse(value: str) -> int:
+        try:
+            days = int(value.strip())
+        except ValueError:
+            days = -1
+        if days not in allowed:
+            raise _Invalid(
+                "must be one of the retentions CloudWatch Logs takes: "
+                + ", ".join(map(str, allowed))
+            )
+        return days
+
+    return parse
 
 
 def _instance_type(optional: bool) -> Callable[[str], str]:
@@ -401,7 +425,13 @@ KEYS: tuple[Key, ...] = (
         _image_uri,
     ),
     Key("ecrKeepImages", "integer", "10", "Images each ECR repository keeps.", _integer(1, 1000)),
-    Key("logRetentionDays", "integer", "30", "CloudWatch log retention.", _integer(1, 3653)),
+    Key(
+        "logRetentionDays",
+        "integer",
+        "30",
+        "CloudWatch log retention.",
+        _log_retention(allow_zero=False),
+    ),
     Key(
         "modelServerWorkers",
         "integer",
@@ -514,7 +544,7 @@ KEYS: tuple[Key, ...] = (
         "0",
         "Retention of /aws/sagemaker/TrainingJobs, which the whole account shares: set it in one "
         "stack per account and region only (0 = leave it alone).",
-        _integer(0, 3653),
+        _log_retention(allow_zero=True),
     ),
     Key(
         "deploymentStrategy",

@@ -28,12 +28,6 @@ INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 CUSTOM_NAMESPACE = "sagestack"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 SUMMARY_PATTERN = '{ $.event = "summary" }'
-# The only retentions CloudWatch Logs takes (PutRetentionPolicy); tests/infra/test_aws_rules.py
-# holds this to botocore's documentation of the member and checks every log group against it.
-LOG_RETENTION_DAYS = (
-    *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
-    *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
-)
 # Summary-line fields (inference/app.py) that become metrics, and the metric names.
 SUMMARY_METRICS = {"server_errors": "ServerErrors", "schema_violations_total": "SchemaViolations"}
 
