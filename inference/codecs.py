@@ -168,6 +168,9 @@ class Decoder:
         Counted outside quotes (text.split('"')'s even pieces are the unquoted ones; an
         escaped quote only adds an empty piece), so a quoted comma or newline is no separator.
         """
+        if quoted and text.count('"') % 2:
+            # Well-formed CSV holds quotes in pairs (an escaped quote is a pair too).
+            raise RequestError(400, "malformed_csv", "malformed CSV: a quoted field is not closed")
         outside = "".join(text.split('"')[::2]) if quoted else text
         wanted = self._width - 1
         number = 0

@@ -78,8 +78,6 @@ class SageMakerProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
-        except _Refusal as refusal:
-            self._refuse(refusal.status, refusal.code, refusal.message)
         except httptools.HttpParserUpgrade:
             # No protocol upgrades (WebSocket, h2c): answer what was asked, then close, so
             # that no byte after the head is ever read as HTTP/1.1.
@@ -88,7 +86,12 @@ class SageMakerProtocol(HttpToolsProtocol):
             else:
                 self.transport.close()
         except httptools.HttpParserError as error:
-            self._refuse(400, "malformed_request", f"malformed HTTP request: {error}")
+            # httptools wraps what a callback raised (our refusals) in a parser error.
+            refusal = error.__cause__ or error.__context__
+            if isinstance(refusal, _Refusal):
+                self._refuse(refusal.status, refusal.code, refusal.message)
+            else:
+                self._refuse(400, "malformed_request", f"malformed HTTP request: {error}")
 
     # -- parser callbacks -------------------------------------------------------------------
 
