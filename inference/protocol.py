@@ -109,8 +109,23 @@ class SageMakerProtocol(HttpToolsProtocol):
             raise _Refusal(
                 400, "unsupported_http_version", f"HTTP/{version} is not served; use HTTP/1.1"
             )
+        if self.parser.should_upgrade() and self._declares_body():
+            # llhttp hands everything after an upgrade request's head to the new protocol, so
+            # its body would never reach the app, which would then see an empty body.
+            raise _Refusal(
+                400,
+                "upgrade_not_supported",
+                "protocol upgrades (h2c, WebSocket) are not served; send the request without "
+                "an Upgrade header",
+            )
         super().on_headers_complete()
         self._has_cycle = True
+
+    def _declares_body(self) -> bool:
+        for name, value in self.headers:
+            if name == b"transfer-encoding" or (name == b"content-length" and value.strip(b"0")):
+                return True
+        return False
 
     def on_url(self, url: bytes) -> None:
         self._count_head(len(url))

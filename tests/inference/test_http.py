@@ -429,6 +429,37 @@ def test_curl_2_mb_upload_gets_100_continue(
     assert len(json.loads(result.stdout)["predictions"]) == body.count("\n")
 
 
+def test_curl_http2_upgrade_is_refused_not_answered_with_an_empty_body(
+    server: RunningServer, row: bytes
+) -> None:
+    """curl --http2 on http:// asks for an h2c upgrade. Without upgrades, a bodiless request is
+    answered as HTTP/1.1; one with a body is refused, as its body would be lost."""
+    url = f"http://127.0.0.1:{server.port}"
+    ping = subprocess.run(
+        [_tool("curl"), "-sS", "--http2", "-o", "/dev/null", "-w", "%{http_code}", f"{url}/ping"],
+        capture_output=True,
+        timeout=10,
+        check=True,
+    )
+    assert ping.stdout == b"200"
+    posted = subprocess.run(
+        [
+            _tool("curl"),
+            "-sS",
+            "--http2",
+            "-H",
+            "Content-Type: text/csv",
+            "--data-binary",
+            row.decode(),
+            f"{url}/invocations",
+        ],
+        capture_output=True,
+        timeout=10,
+        check=True,
+    )
+    assert json.loads(posted.stdout)["error"]["code"] == "upgrade_not_supported"
+
+
 def test_apache_bench(server: RunningServer) -> None:
     """ab speaks HTTP/1.0 and waits for the server to close each connection."""
     result = subprocess.run(
