@@ -149,6 +149,14 @@ class Decoder:
                 rows = rows[1:]
         if not rows:
             raise RequestError(400, "empty_body", "the CSV body holds no data row")
+        for index, row in enumerate(rows):
+            if len(row) != self._width:  # a guard: the separator count has caught these
+                raise RequestError(
+                    400,
+                    "wrong_feature_count",
+                    f"row {index + 1} has {len(row)} values; the model takes {self._width} "
+                    f"({_names(self.schema)})",
+                )
         if self._all_numeric:
             cells = [cell for row in rows for cell in row]
         else:
@@ -172,11 +180,14 @@ class Decoder:
         if quoted and text.count('"') % 2:
             # Well-formed CSV holds quotes in pairs (an escaped quote is a pair too).
             raise RequestError(400, "malformed_csv", "malformed CSV: a quoted field is not closed")
-        outside = "".join(text.split('"')[::2]) if quoted else text
+        # A quoted stretch becomes one placeholder cell, so a record that is all quotes stays.
+        outside = "q".join(text.split('"')[::2]) if quoted else text
+        if "\r" in outside:  # the csv module ends a record at \r\n, \r or \n alike
+            outside = outside.replace("\r\n", "\n").replace("\r", "\n")
         wanted = self._width - 1
         number = 0
         for line in outside.split("\n"):
-            if not line.strip("\r"):
+            if not line:
                 continue  # blank lines are no records (both parsers skip them)
             number += 1
             found = line.count(",")
