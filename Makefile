@@ -32,7 +32,13 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Real HTTP clients the inference server's tests run (Debian packages): curl, ab.
+TEST_TOOLS := curl:curl ab:apache2-utils
+
 test: lint $(NODE_STAMP) ## Lint, then run the whole test suite.
+	@for tool in $(TEST_TOOLS); do command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool#*:}"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing (Debian packages)"; \
+		apt-get install -y -qq $$missing >/dev/null || { apt-get update -qq && apt-get install -y -qq $$missing; }; fi
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy (strict on product code).

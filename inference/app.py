@@ -1,7 +1,9 @@
 """The routes: /ping, /invocations and /execution-parameters, with their errors and counters.
 
-Every error body is JSON `{"error": {"code": ..., "message": ...}}`. A 500 is kept for a bug:
-it is logged with its traceback but without the request's data.
+`App` is a plain ASGI callable (the server is uvicorn, see inference.server); `App.handle` is
+the synchronous core, from a whole Request to a Response, that the ASGI side calls once the
+body has arrived. Every error body is JSON `{"error": {"code": ..., "message": ...}}`. A 500
+is kept for a bug: it is logged with its traceback but without the request's data.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,20 +22,38 @@ import numpy as np
 from inference import codecs
 from inference.artifact import Schema
 from inference.codecs import Decoder, RequestError
-from inference.http import Request, Response
-from inference.predictor import OutOfRange, Predictor, RowScorer
+from inference.predictor import OutOfRange, Predictor
 
 log = logging.getLogger("inference")
 
 CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 _ALLOWED = {"/ping": "GET", "/invocations": "POST", "/execution-parameters": "GET"}
+# HEAD is GET without the body (RFC 9110 9.3.2); uvicorn leaves the body out.
+_SAME_AS = {"HEAD": "GET"}
 # Latency histogram buckets: 2^(k/4) microseconds, from 1 µs to over a minute.
 _BUCKETS = np.array([2 ** (k / 4) for k in range(108)])
 _BUCKET_LIST = _BUCKETS.tolist()
-# Header values that let a single row take the fast path (anything else: the general one).
-_FAST_CSV_TYPES = frozenset({"text/csv", "text/csv; charset=utf-8"})
-_FAST_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
-_FAST_ACCEPTS = frozenset({None, "*/*", "application/json"})
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,16 +103,46 @@ class App:
         self._max_payload_bytes = max_payload_bytes
         self._classes = [c.item() if isinstance(c, np.generic) else c for c in predictor.classes]
         self.stats = Stats()
-        self._row_scorer = predictor.row_scorer
-        if self._row_scorer is not None:
-            first, second = (json.dumps(c) for c in self._classes)
-            names = [json.dumps(str(c)) for c in self._classes]
-            self._fast_labels = (first, second)
-            self._fast_template = (
-                '{"predictions": [{"label": %s, "probabilities": {'
-                + f"{names[0]}: %r, {names[1]}: %r"
-                + "}}]}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan is off in the server; nothing else is spoken
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        request = Request(scope["method"], scope["path"], headers, b"")
+        if request.path == "/invocations" and request.method == "POST":
+            body = await self._read_body(headers.get("content-length"), receive)
+            if body is None:
+                return  # the client went away: nobody to answer
+            if isinstance(body, Response):
+                await _send(send, body)
+                return
+            request.body = body
+        await _send(send, self.handle(request))
+
+    async def _read_body(self, length: str | None, receive: Receive) -> bytes | Response | None:
+        """The whole body, or a 413 as soon as it is known to be over the limit (from its
+        Content-Length, before reading, or as a chunked body grows past it)."""
+        limit = self._max_payload_bytes
+        # The server's parser (llhttp) has already refused a Content-Length that is not digits.
+        if length is not None and int(length) > limit:
+            return self.protocol_error(
+                413, "payload_too_large", f"the body has {int(length)} bytes; the limit is {limit}"
             )
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            if len(body) > limit:
+                return self.protocol_error(
+                    413, "payload_too_large", f"the body is over the limit of {limit} bytes"
+                )
+            if not message.get("more_body", False):
+                return bytes(body)
 
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -126,7 +177,7 @@ class App:
         allowed = _ALLOWED.get(request.path)
         if allowed is None:
             raise RequestError(404, "not_found", f"no route {request.path!r}; see /ping")
-        if request.method != allowed:
+        if _SAME_AS.get(request.method, request.method) != allowed:
             response = self.error(
                 405, "method_not_allowed", f"{request.path} takes {allowed}, not {request.method}"
             )
@@ -140,9 +191,6 @@ class App:
         return self._invoke(request)
 
     def _invoke(self, request: Request) -> Response:
-        fast = self._single_numeric_row(request)
-        if fast is not None:
-            return fast
         accept = codecs.negotiate(request.headers.get("accept"))
         content_type = codecs.media_type(request.headers.get("content-type"))
         batch = self._decoder.decode(content_type, request.body)
@@ -161,36 +209,6 @@ class App:
         body = codecs.encode(accept, labels, probabilities if show else None, self._classes)
         return Response(200, body, accept)
 
-    def _single_numeric_row(self, request: Request) -> Response | None:
-        """The commonest real-time request, one numeric row (CSV, or JSON numbers) answered as
-        JSON, scored in plain Python (see RowScorer). None for anything else or anything
-        unusual (quotes, several rows, a missing or bad value, the wrong width, other headers):
-        the general path then answers, errors and all, so the two can never disagree on what
-        is valid."""
-        scorer = self._row_scorer
-        headers = request.headers
-        if (
-            scorer is None
-            or headers.get("accept") not in _FAST_ACCEPTS
-            or CUSTOM_ATTRIBUTES in headers
-        ):
-            return None
-        content_type = headers.get("content-type")
-        if content_type in _FAST_CSV_TYPES:
-            probability = _csv_row_probability(scorer, request.body)
-        elif content_type in _FAST_JSON_TYPES:
-            probability = _json_row_probability(scorer, request.body)
-        else:
-            return None
-        if probability is None:
-            return None
-        complement = 1 - probability
-        # np.argmax over [1 - p, p]: the first class on a tie.
-        label = self._fast_labels[1 if probability > complement else 0]
-        self.stats.rows += 1
-        body = (self._fast_template % (label, complement, probability)).encode()
-        return Response(200, body, codecs.JSON)
-
     def _execution_parameters(self) -> bytes:
         return json.dumps(
             {
@@ -201,35 +219,16 @@ class App:
         ).encode()
 
 
-def _csv_row_probability(scorer: RowScorer, body: bytes) -> float | None:
-    if body.endswith(b"\n"):
-        body = body[:-1]
-    if b"\n" in body or b"\r" in body or b'"' in body:
-        return None
-    return scorer.probability_of_cells(body.split(b","))
-
-
-def _json_row_probability(scorer: RowScorer, body: bytes) -> float | None:
-    """One row of plain JSON numbers: `{"instances": [[...]]}`, `[[...]]` or `[...]`."""
-    try:
-        document = json.loads(body)
-        if type(document) is dict and len(document) != 1:
-            return None  # only a plain {"instances": ...}
-        rows = codecs.json_rows(document)
-    except (ValueError, RecursionError, RequestError):
-        return None
-    if len(rows) != 1 or type(rows[0]) is not list or len(rows[0]) != scorer.width:
-        return None
-    row = rows[0]
-    for value in row:
-        # Exactly float or int: no bool (an int to Python), null (missing) or text.
-        if type(value) is not float and type(value) is not int:
-            return None
-    try:
-        values = list(map(float, row))
-    except OverflowError:  # an integer beyond any float
-        return None
-    return scorer.probability(values)
+async def _send(send: Send, response: Response) -> None:
+    headers = [(b"content-length", b"%d" % len(response.body))]
+    if response.content_type:
+        headers.append((b"content-type", response.content_type.encode("latin-1")))
+    headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.headers.items()
+    )
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 def _probabilities_wanted(attributes: str | None) -> bool:

@@ -22,6 +22,8 @@ LOG_LEVEL_ENV = "SAGEMAKER_CONTAINER_LOG_LEVEL"
 MAX_PAYLOAD_ENV = "SAGESTACK_MAX_PAYLOAD_BYTES"
 SUMMARY_INTERVAL_ENV = "SAGESTACK_SUMMARY_INTERVAL_SECONDS"
 HOST_ENV = "SAGESTACK_BIND_HOST"
+# How long a worker's event loop may stop beating before the arbiter replaces the worker.
+WORKER_TIMEOUT_ENV = "SAGESTACK_WORKER_TIMEOUT_SECONDS"
 # Set by the Pulumi program: copied into every summary line, where CloudWatch log metric
 # filters read them as the EndpointName and VariantName dimensions of the custom metrics.
 ENDPOINT_NAME_ENV = "SAGESTACK_ENDPOINT_NAME"
@@ -32,6 +34,9 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 # SageMaker real-time endpoints accept at most 6 MB per request.
 DEFAULT_MAX_PAYLOAD_BYTES = 6_291_456
 DEFAULT_SUMMARY_INTERVAL_SECONDS = 60.0
+# Whole seconds (gunicorn's unit). It also bounds one request's compute: a request that holds
+# a worker's loop this long is taken for a hang.
+DEFAULT_WORKER_TIMEOUT_SECONDS = 20
 # SageMaker's SAGEMAKER_CONTAINER_LOG_LEVEL uses Python's numeric levels (20 = INFO).
 LOG_LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR", "50": "CRITICAL"}
 
@@ -51,6 +56,7 @@ class ServerSettings:
     port: int
     workers: int
     timeout_seconds: float
+    worker_timeout_seconds: int
     max_payload_bytes: int
     summary_interval_seconds: float
     log_level: str
@@ -75,6 +81,9 @@ class ServerSettings:
             port=_integer(environ, PORT_ENV, DEFAULT_PORT, 0, 65535),
             workers=_integer(environ, WORKERS_ENV, os.cpu_count() or 1, 1, 256),
             timeout_seconds=_number(environ, TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS),
+            worker_timeout_seconds=_integer(
+                environ, WORKER_TIMEOUT_ENV, DEFAULT_WORKER_TIMEOUT_SECONDS, 2, 3600
+            ),
             max_payload_bytes=_integer(
                 environ, MAX_PAYLOAD_ENV, DEFAULT_MAX_PAYLOAD_BYTES, 1, 1 << 31
             ),

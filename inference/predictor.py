@@ -13,9 +13,8 @@ schema's sample rows, and by the tests on random inputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from operator import mul, sub, truediv
 from typing import Any
 
 import numpy as np
@@ -99,8 +98,6 @@ class Predictor:
         self._head = head
         self.classes = classes
         self.description = description
-        # Set by compile_predictor when one row can be scored without numpy (see RowScorer).
-        self.row_scorer: RowScorer | None = None
 
     def transform(self, batch: Batch) -> FloatArray:
         matrix = np.empty((batch.rows, self._width), dtype=np.float64)
@@ -136,58 +133,6 @@ def _check_rows(values: FloatArray, limit: float = math.inf) -> None:
         raise OutOfRange(int(np.argmin(within)))
 
 
-class RowScorer:
-    """One all-numeric row through a binary logistic regression, in plain Python floats.
-
-    For a single row, numpy's per-call overhead (a dozen operations of about a microsecond
-    each) is most of the cost; these are the same operations on 30-odd floats, each a `map`
-    over the row so that no bytecode runs per value: standardize, multiply by the
-    coefficients, add up with the intercept, expit.
-
-    Only the sum's order differs from numpy's, so a row is scored here only when no order can
-    matter: the terms' magnitudes (and the intercept's) add up to at most `MAX_MAGNITUDE`,
-    which bounds the difference from any other order to under 1e-12 in probability. Anything
-    else (a missing value, an infinity, values far outside what the model was trained on)
-    returns None for the general path, the reference, to answer.
-    """
-
-    # n terms summed in any two orders differ by at most 2 (n - 1) eps * sum|term|, and a
-    # probability moves by at most a quarter of its score's change: with 30-odd terms, 500
-    # keeps that under 1e-12. Real rows stay far below (their standardized values are small).
-    MAX_MAGNITUDE = 500.0
-
-    def __init__(self, step: _NumericStep, coef: FloatArray, intercept: float) -> None:
-        self.width = int(step.means.size)
-        self._means: list[float] = step.means.tolist()
-        self._scales: list[float] = step.scales.tolist()
-        self._coefs: list[float] = coef.reshape(-1).tolist()
-        if not len(self._scales) == len(self._coefs) == self.width:
-            raise ValueError("the numeric step and the coefficients differ in width")
-        self._intercept = intercept
-        self._budget = self.MAX_MAGNITUDE - abs(intercept)
-
-    def probability(self, values: Sequence[float]) -> float | None:
-        """P(second class) for one row of `width` floats; None when the general path must
-        answer (see the class)."""
-        if len(values) != self.width:
-            return None
-        terms = list(
-            map(mul, map(truediv, map(sub, values, self._means), self._scales), self._coefs)
-        )
-        # NaN and infinity fail this too: a comparison with NaN is false.
-        if not sum(map(abs, terms)) <= self._budget:
-            return None
-        # |score| <= MAX_MAGNITUDE: exp cannot overflow.
-        return 1.0 / (1.0 + math.exp(-sum(terms, self._intercept)))
-
-    def probability_of_cells(self, cells: Sequence[bytes | str]) -> float | None:
-        """`probability` of one row's text cells; None also when a cell is not a number."""
-        try:
-            return self.probability(list(map(float, cells)))
-        except ValueError:
-            return None
-
-
 def compile_predictor(artifact: Artifact) -> Predictor:
     schema, parameters = artifact.schema, artifact.parameters
     try:
@@ -202,16 +147,7 @@ def compile_predictor(artifact: Artifact) -> Predictor:
             f"predictor.json's classes {classes} differ from the schema's {list(schema.classes)}"
         )
     head, description = _compile_head(estimator, artifact)
-    predictor = Predictor(numeric, categorical, head, _typed(classes), description)
-    coef = np.asarray(estimator.get("coef", []), dtype=np.float64)
-    if (
-        estimator["kind"] == "logistic_regression"
-        and numeric is not None
-        and categorical is None
-        and coef.shape == (1, numeric.means.size)
-    ):
-        predictor.row_scorer = RowScorer(numeric, coef, float(estimator["intercept"][0]))
-    return predictor
+    return Predictor(numeric, categorical, head, _typed(classes), description)
 
 
 def _numeric_step(part: dict[str, Any] | None, schema: Schema) -> _NumericStep | None:

@@ -1,14 +1,17 @@
-"""The `serve` command: load, check, listen, fork workers, and drain on SIGTERM.
+"""The `serve` command: load, check, listen, then serve with uvicorn under gunicorn's arbiter.
 
-The parent process loads the artifact and runs the self-check once, binds the port, then forks
-the workers, which share the model's memory and the listening socket. A worker that dies is
-replaced. On SIGTERM (SageMaker sends SIGKILL 30 s later) every worker stops accepting, finishes
-the requests in hand, closes its connections, and the server exits 0.
+The parent process loads the artifact and runs the self-check once, binds the port, then hands
+over to gunicorn's arbiter, which forks the workers (they share the model's memory and the
+listening socket). Each worker is uvicorn on uvloop with llhttp (inference.protocol) serving
+the ASGI App. The arbiter replaces a worker that exits, and one whose event loop stops
+beating (hung, stopped, or stuck in one request) for SAGESTACK_WORKER_TIMEOUT_SECONDS. On
+SIGTERM (SageMaker sends SIGKILL 30 s later) every worker stops accepting, finishes the
+requests in hand, closes its connections and writes a last summary line; the server exits 0.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import gc
 import json
 import logging
@@ -18,16 +21,21 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
-from types import FrameType
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.glogging import Logger as GunicornLogger
+from gunicorn.sock import TCPSocket
+from uvicorn.server import Server
+from uvicorn_worker import UvicornWorker
 
 from inference.app import App
 from inference.artifact import Artifact, ArtifactError, load_artifact
 from inference.codecs import Decoder
 from inference.environment import ServerSettings, SettingsError
-from inference.eventloop import EventLoop
-from inference.http import HttpProtocol
-from inference.predictor import Batch, Predictor, compile_predictor, self_check
-from inference.transport import Connection, Listener
+from inference.predictor import Batch, compile_predictor, self_check
+from inference.protocol import SageMakerProtocol
 
 log = logging.getLogger("inference")
 
@@ -35,8 +43,7 @@ EXIT_START_FAILED = 1
 EXIT_USAGE = 2
 USAGE = "usage: python -m inference [serve]"
 # Workers must be done before SageMaker's SIGKILL, 30 s after SIGTERM.
-DRAIN_SECONDS = 25.0
-_RESPAWN_PAUSE_SECONDS = 1.0
+DRAIN_SECONDS = 25
 _PARENT_CHECK_SECONDS = 1.0
 
 
@@ -81,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "workers": settings.workers,
         },
     )
-    return _supervise(settings, artifact, predictor, listener)
+    app = App(predictor, artifact.schema, settings.max_payload_bytes)
+    return _serve(settings, app, listener)
 
 
 def _sample_batch(artifact: Artifact) -> Batch:
@@ -97,150 +105,123 @@ def _listen(settings: ServerSettings) -> socket.socket:
     return listener
 
 
-def _supervise(
-    settings: ServerSettings, artifact: Artifact, predictor: Predictor, listener: socket.socket
-) -> int:
-    stopping = False
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-
+def _serve(settings: ServerSettings, app: App, listener: socket.socket) -> int:
+    SageMakerProtocol.request_timeout_seconds = settings.timeout_seconds
+    SageMakerProtocol.write_timeout_seconds = settings.timeout_seconds
+    SageMakerWorker.settings = settings
+    SageMakerWorker.CONFIG_KWARGS = {
+        "loop": "uvloop",
+        "http": SageMakerProtocol,
+        "ws": "none",
+        "lifespan": "off",
+        "interface": "asgi3",
+        # The App itself is what each connection calls: no proxy-header rewriting.
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_keep_alive": settings.timeout_seconds,
+        # A little under the arbiter's own limit, so that the last summary line is written.
+        "timeout_graceful_shutdown": DRAIN_SECONDS - 2,
+    }
+    options: dict[str, Any] = {
+        "workers": settings.workers,
+        "worker_class": SageMakerWorker,
+        "timeout": settings.worker_timeout_seconds,
+        "graceful_timeout": DRAIN_SECONDS,
+        "preload_app": True,
+        "logger_class": _JsonGunicornLogger,
+        "loglevel": settings.log_level.lower(),
+        "accesslog": None,
+        "errorlog": "-",
+        "proc_name": "sagestack-inference",
+        # gunicorn's runtime control socket (one path per user, shared by every server on the
+        # machine): not wanted, nothing here talks to it.
+        "control_socket_disable": True,
+    }
     # Freeze what was loaded so forked workers share it instead of copying it on first GC.
     gc.collect()
     gc.freeze()
-    workers: set[int] = set()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for _ in range(settings.workers):
-        workers.add(_fork_worker(settings, artifact, predictor, listener))
-    deadline: float | None = None
-    while workers:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            if stopping and deadline is None:
-                deadline = time.monotonic() + DRAIN_SECONDS
-            if deadline is not None and time.monotonic() > deadline:
-                for straggler in workers:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(straggler, signal.SIGKILL)
-            time.sleep(0.05)
-            continue
-        workers.discard(pid)
-        if not stopping:
-            log.error(
-                "worker exited unexpectedly; starting another",
-                extra={"worker": pid, "status": status},
-            )
-            time.sleep(_RESPAWN_PAUSE_SECONDS)
-            workers.add(_fork_worker(settings, artifact, predictor, listener))
-    listener.close()
-    log.info("server stopped")
-    return 0
-
-
-def _fork_worker(
-    settings: ServerSettings, artifact: Artifact, predictor: Predictor, listener: socket.socket
-) -> int:
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
+    arbiter = Arbiter(_GunicornApplication(app, options))
+    # The socket bound above (so that a port in use is one clear line, at once), not one of
+    # gunicorn's making.
+    arbiter.LISTENERS = [
+        TCPSocket(listener.getsockname(), arbiter.cfg, arbiter.log, fd=listener.detach())
+    ]
     try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        code = _run_worker(settings, artifact, predictor, listener)
-    except BaseException:
-        log.exception("worker failed")
-    finally:
-        logging.shutdown()
-        os._exit(code)
-
-
-def _run_worker(
-    settings: ServerSettings, artifact: Artifact, predictor: Predictor, listener: socket.socket
-) -> int:
-    Worker(settings, App(predictor, artifact.schema, settings.max_payload_bytes), listener).run()
+        arbiter.run()
+    except SystemExit as stopped:
+        code = stopped.code
+        return code if isinstance(code, int) else EXIT_START_FAILED
     return 0
 
 
-class Worker:
-    """One worker process: serve on the shared socket until SIGTERM, then drain and report."""
-
-    def __init__(self, settings: ServerSettings, app: App, listener: socket.socket) -> None:
-        self._settings = settings
+class _GunicornApplication(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: App, options: dict[str, Any]) -> None:
         self._app = app
-        self._loop = EventLoop()
-        self._connections: set[HttpProtocol] = set()
-        self._parent = os.getppid()
-        self._drain_deadline: float | None = None
-        self._listener = Listener(self._loop, listener, self._connect)
-        self._loop.add_signal_handler(signal.SIGTERM, self._stop)
-        self._summary = self._loop.call_later(settings.summary_interval_seconds, self._report)
-        self._orphan_check = self._loop.call_later(_PARENT_CHECK_SECONDS, self._check_parent)
+        self._options = options
+        super().__init__()
 
-    def run(self) -> None:
-        self._loop.run()
-        self._report(final=True)
-        self._loop.close()
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
 
-    def _connect(self, sock: socket.socket) -> None:
-        protocol = HttpProtocol(
-            self._loop,
-            self._app.handle,
-            self._app.protocol_error,
-            self._settings.max_payload_bytes,
-            self._settings.timeout_seconds,
-            self._connections,
-        )
-        Connection(self._loop, sock, protocol)
+    def load(self) -> App:
+        return self._app
 
-    def _stop(self) -> None:
-        if self._drain_deadline is not None:
-            return
-        self._drain_deadline = self._loop.time() + DRAIN_SECONDS
-        self._summary.cancel()
-        self._orphan_check.cancel()
-        self._listener.close()
-        for connection in list(self._connections):
-            connection.drain()
-        self._wait_for_drain()
 
-    def _wait_for_drain(self) -> None:
-        assert self._drain_deadline is not None
-        if self._connections and self._loop.time() < self._drain_deadline:
-            self._loop.call_later(0.02, self._wait_for_drain)
-        else:
-            self._loop.stop()
+class SageMakerWorker(UvicornWorker):  # type: ignore[misc]
+    """uvicorn in a gunicorn worker, plus the summary line and a stop when orphaned."""
 
-    def _check_parent(self) -> None:
-        # A supervisor killed outright (SIGKILL) cannot pass SIGTERM on: stop on our own.
-        if os.getppid() != self._parent:
-            log.warning("supervisor is gone; stopping")
-            self._stop()
-        else:
-            self._orphan_check = self._loop.call_later(_PARENT_CHECK_SECONDS, self._check_parent)
+    settings: ServerSettings
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        # uvicorn handles SIGTERM while it serves, then raises it again once it is done, for
+        # the handler it found: ignoring it then lets this worker write its last summary line
+        # and exit 0 rather than die by the signal.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    async def _serve(self) -> None:
+        self.config.app = self.wsgi
+        server = Server(config=self.config)
+        self._install_sigquit_handler()
+        chores = asyncio.create_task(self._chores(server))
+        try:
+            await server.serve(sockets=self.sockets)
+        finally:
+            chores.cancel()
+            self._report(final=True)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+    async def _chores(self, server: Server) -> None:
+        interval = self.settings.summary_interval_seconds
+        loop = asyncio.get_running_loop()
+        next_summary = loop.time() + interval
+        while True:
+            await asyncio.sleep(min(_PARENT_CHECK_SECONDS, interval))
+            # An arbiter killed outright (SIGKILL) cannot pass SIGTERM on: stop on our own.
+            if os.getppid() != self.ppid:
+                log.warning("supervisor is gone; stopping")
+                server.should_exit = True
+                return
+            if loop.time() >= next_summary:
+                self._report()
+                next_summary = loop.time() + interval
 
     def _report(self, final: bool = False) -> None:
-        stats, self._app.stats = self._app.stats, type(self._app.stats)()
+        app: App = self.wsgi
+        stats, app.stats = app.stats, type(app.stats)()
         if stats.statuses or final:
-            labels = self._settings.summary_labels
-            log.info("summary", extra={**stats.summary(os.getpid()), **labels})
-        if not final:
-            interval = self._settings.summary_interval_seconds
-            self._summary = self._loop.call_later(interval, self._report)
+            log.info(
+                "summary", extra={**stats.summary(os.getpid()), **self.settings.summary_labels}
+            )
 
 
 class _JsonFormatter(logging.Formatter):
     """One JSON object a line, for CloudWatch: time, level, message, then any extra fields."""
 
-    _standard = frozenset(vars(logging.makeLogRecord({})))
+    # uvicorn adds a copy of some messages with terminal colours: not for CloudWatch.
+    _standard = frozenset(vars(logging.makeLogRecord({}))) | {"color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -260,3 +241,14 @@ def _configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+class _JsonGunicornLogger(GunicornLogger):  # type: ignore[misc]
+    """gunicorn's own lines (workers booted, timed out, replaced) as JSON on stdout too."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(_JsonFormatter())
+        self.error_log.handlers = [handler]
+        self.access_log.handlers = []

@@ -24,8 +24,9 @@ def _pinned(lock: str) -> dict[str, str]:
         ),
         (
             "inference.txt",
-            {"scikit-learn", "numpy", "joblib", "pandas"},
-            {"matplotlib", "pyarrow", "pulumi", "boto3", "moto", "pytest"},
+            {"scikit-learn", "numpy", "joblib", "uvicorn", "httptools", "uvloop", "gunicorn"},
+            # pandas too: the server decodes bodies with numpy and the csv module.
+            {"matplotlib", "pyarrow", "pulumi", "boto3", "moto", "pytest", "pandas"},
         ),
     ],
 )

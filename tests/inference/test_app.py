@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inference.app import App
+from inference.app import App, Request, Response
 from inference.artifact import load_artifact
-from inference.http import Request, Response
 from inference.predictor import Predictor, compile_predictor
 from tests.inference.conftest import TrainedModel, make_schema
 

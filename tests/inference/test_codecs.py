@@ -177,3 +177,53 @@ def _decode_or_code(decoder: Decoder, body: bytes) -> np.ndarray | str:
         return decoder.decode("text/csv", body).numeric
     except RequestError as error:
         return error.code
+
+
+def _reference(rows: list[list[str]], width: int) -> np.ndarray | str:
+    """What a numeric CSV body means, cell by cell with float(): the values, or the refusal's
+    code. numpy's reader may answer only where it agrees with this."""
+    if any(len(row) != width for row in rows):
+        return "wrong_feature_count"
+    values = []
+    for row in rows:
+        for cell in row:
+            text = cell.strip()
+            try:
+                values.append(float(text) if text else math.nan)
+            except ValueError:
+                return "not_a_number"
+    array = np.array(values, dtype=np.float64).reshape(len(rows), width)
+    return "not_finite" if np.isinf(array).any() else array
+
+
+@given(st.lists(st.lists(_CELL, min_size=3, max_size=3), min_size=1, max_size=6))
+def test_the_one_csv_path_reads_numbers_as_float_does(rows: list[list[str]]) -> None:
+    body = "\n".join(",".join(row) for row in rows).encode()
+    got = _decode_or_code(Decoder(NUMERIC), body)
+    want = _reference(rows, 3)
+    if isinstance(want, str):
+        assert got == want
+    else:
+        assert not isinstance(got, str), got
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_million_commas_are_refused_from_the_separator_count() -> None:
+    with pytest.raises(RequestError) as raised:
+        Decoder(NUMERIC).decode("text/csv", b"1,2,3\n" + b"," * 1_000_000)
+    assert raised.value.code == "wrong_feature_count"
+    assert raised.value.message.startswith("row 2 has 1000001 values")
+    with pytest.raises(RequestError) as raised:  # quoted commas are no separators
+        Decoder(SCHEMA).decode("text/csv", b'1,"a,b",2\n"' + b"," * 1000 + b'"')
+    assert raised.value.message.startswith("row 2 has 1 values")
+
+
+@given(st.text(alphabet=',"\n\r a1.', max_size=60))
+def test_any_csv_text_is_a_batch_of_the_right_width_or_a_request_error(text: str) -> None:
+    for decoder in (Decoder(SCHEMA), Decoder(NUMERIC)):
+        try:
+            batch = decoder.decode("text/csv", text.encode())
+        except RequestError:
+            continue
+        assert batch.numeric.shape[1] == len(decoder.schema.numeric_positions)
+        assert batch.categorical.shape == (batch.rows, len(decoder.schema.categorical_positions))

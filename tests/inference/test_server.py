@@ -379,6 +379,7 @@ def test_sigterm_finishes_the_request_in_flight(
     connection.sendall(head + body[:100])
     time.sleep(0.3)
     server.process.send_signal(signal.SIGTERM)
+    server.wait_for_log(lambda r: r.get("message") == "Shutting down")
     time.sleep(0.3)
     connection.sendall(body[100:])
     answer = b""
@@ -386,7 +387,7 @@ def test_sigterm_finishes_the_request_in_flight(
         answer += chunk
     connection.close()
     assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:200]
-    assert b"Connection: close" in answer
+    assert b"connection: close" in answer.lower()
     assert len(json.loads(answer.split(b"\r\n\r\n", 1)[1])["predictions"]) == rows
     assert server.process.wait(20) == 0
     # Once stopped, nobody listens.
