@@ -94,14 +94,13 @@ def _candidates(model_dir: Path, held_out: pd.DataFrame) -> dict[str, Any]:
     from inference.artifact import load_artifact
     from inference.codecs import Decoder
     from inference.predictor import compile_predictor
-    from tests.inference.conftest import as_training_input
     from tests.inference.test_predictor import _missing
 
     pipeline = joblib.load(model_dir / "model.joblib")
     schema = json.loads((model_dir / "schema.json").read_text())
     kinds = {f["name"]: f["kind"] for f in schema["features"]}
-    frame = as_training_input_frame = held_out
-    reference = pipeline.predict_proba(as_training_input_frame)
+    frame = held_out
+    reference = pipeline.predict_proba(frame)
     estimator = pipeline.steps[-1][1]
     matrix = pipeline.steps[0][1].transform(frame)
     one_frame = frame.iloc[:1]
@@ -234,7 +233,7 @@ def main() -> None:
                 for _ in range(arguments.rounds):
                     for name in timings:
                         timings[name].append(_median_us(candidates[name]["call"]))
-                case = {
+                case: dict[str, Any] = {
                     "dataset": dataset,
                     "algorithm": algorithm,
                     "held_out_rows": len(held_out),
@@ -263,12 +262,14 @@ def main() -> None:
         for name, entry in case["runtimes"].items():
             if "error" in entry:
                 lines.append(
-                    f"| {case['dataset']} | {case['algorithm']} | {name} | fails: {entry['error'][:90]} | | |"
+                    f"| {case['dataset']} | {case['algorithm']} | {name} | "
+                    f"fails: {entry['error'][:90]} | | |"
                 )
                 continue
             lines.append(
                 f"| {case['dataset']} | {case['algorithm']} | {name} | {entry['us_per_row']} | "
-                f"{entry['max_abs_dp']:.2g} | {entry['labels_changed']} of {case['held_out_rows']} |"
+                f"{entry['max_abs_dp']:.2g} | "
+                f"{entry['labels_changed']} of {case['held_out_rows']} |"
             )
     (RESULTS_DIR / "trees.md").write_text("\n".join(lines) + "\n")
 
