@@ -363,7 +363,10 @@ def _tree_head(
         # The trees compute in float32: values beyond its range cannot be scored.
         _check_rows(matrix, _FLOAT32_MAX)
         (probabilities,) = session.run(outputs, {TREES_INPUT: matrix.astype(np.float32)})
-        return np.asarray(probabilities, dtype=np.float64)
+        rows = np.asarray(probabilities, dtype=np.float64)
+        # float32 rows sum to 1 only within about 1e-7; training's measurement divides too.
+        rows /= rows.sum(axis=1, keepdims=True)
+        return rows
 
     return trees, (
         f"{estimator.get('class', 'trees')} (onnxruntime, {estimator.get('precision')}, "
