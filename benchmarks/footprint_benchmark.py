@@ -5,7 +5,9 @@
   previous set when `git show main:requirements/inference.txt` finds one.
 - Cold start: `python -m inference serve` in a SageMaker-shaped folder, from process start
   until GET /ping answers 200 (import, model load and self-check included), for each
-  algorithm; rounds alternate between the algorithms, medians.
+  algorithm; rounds alternate between the algorithms, medians. Beside it, its parts in a
+  fresh process: importing numpy, onnxruntime (trees only) and the server's modules, then
+  loading and self-checking the model.
 Results: benchmarks/results/footprint.json and benchmarks/results/footprint.md.
 
     .venv/bin/python -m benchmarks.footprint_benchmark [--rounds 5]
@@ -18,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -136,13 +139,56 @@ def _cold_start(base: Path) -> float:
                 time.sleep(0.005)
         raise RuntimeError("no answer on /ping within 30 s")
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(10)
+        # Stopping is not measured: SIGTERM (the server drains), then SIGKILL for the group.
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+_PARTS = """
+import sys, time
+started = time.perf_counter()
+import numpy
+numpy_done = time.perf_counter()
+if sys.argv[2] == "trees":
+    import onnxruntime
+runtime_done = time.perf_counter()
+import inference.server
+from pathlib import Path
+from inference.artifact import load_artifact
+from inference.codecs import Decoder
+from inference.predictor import compile_predictor, self_check
+server_done = time.perf_counter()
+artifact = load_artifact(Path(sys.argv[1]))
+predictor = compile_predictor(artifact)
+rows = [list(row) for row in artifact.schema.sample_rows]
+self_check(predictor, artifact.schema, Decoder(artifact.schema).decode_rows(rows))
+loaded = time.perf_counter()
+print(numpy_done - started, runtime_done - numpy_done, server_done - runtime_done,
+      loaded - server_done)
+"""
+PART_NAMES = ("import numpy", "import onnxruntime", "import the server", "load + self-check")
+
+
+def _parts(base: Path, algorithm: str) -> list[float]:
+    kind = "linear" if algorithm == "logistic_regression" else "trees"
+    result = subprocess.run(
+        [sys.executable, "-c", _PARTS, str(base / "model"), kind],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [float(value) for value in result.stdout.split()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--label", default="", help="said after the machine note, e.g. a tree")
+    parser.add_argument("--output", default="footprint", help="results file name, no suffix")
     arguments = parser.parse_args()
     results: dict[str, Any] = {
         "machine": {
@@ -157,20 +203,29 @@ def main() -> None:
         results["installed"] = _sizes(root)
         bases = {algorithm: _train(root / algorithm, algorithm) for algorithm in ALGORITHMS}
         timings: dict[str, list[float]] = {algorithm: [] for algorithm in ALGORITHMS}
+        parts: dict[str, list[list[float]]] = {algorithm: [] for algorithm in ALGORITHMS}
         for _ in range(arguments.rounds):
             for algorithm in ALGORITHMS:
                 timings[algorithm].append(_cold_start(bases[algorithm]))
+                parts[algorithm].append(_parts(bases[algorithm], algorithm))
         shutil.rmtree(root, ignore_errors=True)
     results["cold_start_seconds"] = {
         algorithm: {"median": round(statistics.median(t), 3), "max": round(max(t), 3)}
         for algorithm, t in timings.items()
     }
+    results["cold_start_parts_seconds"] = {
+        algorithm: {
+            name: round(statistics.median(run[index] for run in runs), 3)
+            for index, name in enumerate(PART_NAMES)
+        }
+        for algorithm, runs in parts.items()
+    }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "footprint.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS_DIR / f"{arguments.output}.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [
         "# Inference footprint",
         "",
-        results["machine"]["note"] + ".",
+        results["machine"]["note"] + arguments.label + ".",
         "",
         "| dependency set | installed with bytecode | largest |",
         "| --- | ---: | --- |",
@@ -188,7 +243,16 @@ def main() -> None:
     ]
     for algorithm, entry in results["cold_start_seconds"].items():
         lines.append(f"| {algorithm} | {entry['median']} s | {entry['max']} s |")
-    (RESULTS_DIR / "footprint.md").write_text("\n".join(lines) + "\n")
+    lines += [
+        "",
+        "Its parts in a fresh process (medians, seconds):",
+        "",
+        "| algorithm | " + " | ".join(PART_NAMES) + " |",
+        "| --- |" + " ---: |" * len(PART_NAMES),
+    ]
+    for algorithm, entry in results["cold_start_parts_seconds"].items():
+        lines.append(f"| {algorithm} | " + " | ".join(str(entry[n]) for n in PART_NAMES) + " |")
+    (RESULTS_DIR / f"{arguments.output}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
