@@ -2,8 +2,9 @@
 
 A missing, corrupt or incompatible artifact raises ArtifactError with one clear sentence: the
 server logs it and exits non-zero, so SageMaker never routes traffic to a server that would
-answer 500s. model.joblib is unpickled only when the estimator is not compiled from
-predictor.json: importing scikit-learn is most of a cold start.
+answer 500s. The server never unpickles model.joblib (it stays in the artifact for people and
+tools that want the fitted pipeline): linear models are compiled from predictor.json and
+trees run from model.onnx, so the image needs no scikit-learn.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.environment import MODEL_FILE, PARAMETERS_FILE, SCHEMA_FILE
+from inference.environment import MODEL_FILE, PARAMETERS_FILE, SCHEMA_FILE, TREES_FILE
 
-# The schema versions this server reads (training's FORMAT_VERSION).
-SUPPORTED_FORMAT_VERSIONS = frozenset({1})
-SUPPORTED_PARAMETERS_VERSIONS = frozenset({1})
+# The schema versions this server reads (training's FORMAT_VERSION). Version 1 artifacts still
+# serve when their model is a logistic regression (predictor.json holds all of it); their
+# trees needed scikit-learn, and the predictor refuses them with a reason.
+SUPPORTED_FORMAT_VERSIONS = frozenset({1, 2})
+SUPPORTED_PARAMETERS_VERSIONS = frozenset({1, 2})
 # Every pickle joblib writes starts with the pickle protocol opcode.
 _PICKLE_START = b"\x80"
 NUMERIC = "numeric"
@@ -63,8 +66,13 @@ class Artifact:
     schema: Schema
     parameters: dict[str, Any]
 
-    def load_pipeline(self) -> Any:
-        return _load_pipeline(self.model_dir / MODEL_FILE)
+    def read_trees(self) -> bytes:
+        path = self.model_dir / TREES_FILE
+        if not path.is_file():
+            raise ArtifactError(
+                f"{TREES_FILE} is missing from the model directory {self.model_dir}"
+            )
+        return path.read_bytes()
 
 
 def load_artifact(model_dir: Path) -> Artifact:
@@ -127,18 +135,3 @@ def load_schema(path: Path) -> Schema:
             "and at least two classes"
         )
     return schema
-
-
-def _load_pipeline(path: Path) -> Any:
-    if not path.is_file():
-        raise ArtifactError(f"{path.name} is missing from the model directory {path.parent}")
-    import joblib
-
-    try:
-        return joblib.load(path)
-    except Exception as error:
-        # Unpickling can fail in many ways (truncated file, other library versions); each
-        # means the same thing here: this artifact cannot be served.
-        raise ArtifactError(
-            f"{path.name} could not be loaded ({type(error).__name__}: {error})"
-        ) from None

@@ -43,6 +43,8 @@ LOG_LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR", "50":
 MODEL_FILE = "model.joblib"
 SCHEMA_FILE = "schema.json"
 PARAMETERS_FILE = "predictor.json"
+# Tree estimators converted for onnxruntime (training/onnx_export.py).
+TREES_FILE = "model.onnx"
 
 
 class SettingsError(ValueError):

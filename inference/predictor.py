@@ -1,13 +1,15 @@
-"""Predictions without pandas and without scikit-learn's per-call validation.
+"""Predictions without pandas and without scikit-learn.
 
 scikit-learn's `predict_proba` costs about 200 µs per call whatever the row count, nearly all
-of it input validation. The training container's pipeline has a known shape (median imputer
-and scaler for numeric features, most-frequent imputer and one-hot encoder for categorical
-ones, then the estimator), so the preprocessing is compiled here into a few numpy operations
-on the parameters training wrote to predictor.json. A logistic regression is compiled too,
-with the same operations scikit-learn runs; any other estimator gets its own `predict_proba`
-on the preprocessed matrix. Equality with `pipeline.predict_proba` is checked at start on the
-schema's sample rows, and by the tests on random inputs.
+of it input validation, and importing it is most of a cold start. The training container's
+pipeline has a known shape (median imputer and scaler for numeric features, most-frequent
+imputer and one-hot encoder for categorical ones, then the estimator), so the preprocessing
+is compiled here into a few numpy operations on the parameters training wrote to
+predictor.json. A logistic regression is compiled too, with the same operations scikit-learn
+runs (exact to about 1e-16). A tree estimator runs in onnxruntime from model.onnx, in
+float32: training measured its difference from scikit-learn on the held-out rows and
+recorded it in predictor.json (training/onnx_export.py). The start-up self-check holds the
+schema's sample rows to 1e-9 for a linear model and to that recorded bound for trees.
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from inference.artifact import Artifact, ArtifactError, Schema
+from inference.environment import TREES_FILE
 
 FloatArray = NDArray[np.float64]
-# The largest difference from the recorded sample probabilities that start-up accepts.
+# The largest difference from the recorded sample probabilities that start-up accepts for a
+# compiled (float64) model; trees bring their own, measured bound.
 SELF_CHECK_TOLERANCE = 1e-9
+# The graph's input and output names, as training/onnx_export.py writes them.
+TREES_INPUT = "X"
+TREES_OUTPUT = "probabilities"
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,9 @@ class Predictor:
         head: Callable[[FloatArray], FloatArray],
         classes: NDArray[Any],
         description: str,
+        *,
+        self_check_tolerance: float = SELF_CHECK_TOLERANCE,
+        label_tie_tolerance: float = 0.0,
     ) -> None:
         self._numeric = numeric
         self._categorical = categorical
@@ -98,6 +108,10 @@ class Predictor:
         self._head = head
         self.classes = classes
         self.description = description
+        self.self_check_tolerance = self_check_tolerance
+        # Classes this close to a row's best are tied and the first of them is the label,
+        # as scikit-learn's argmax picks the first of exactly tied classes (see labels()).
+        self.label_tie_tolerance = label_tie_tolerance
 
     def transform(self, batch: Batch) -> FloatArray:
         matrix = np.empty((batch.rows, self._width), dtype=np.float64)
@@ -118,7 +132,14 @@ class Predictor:
         return probabilities
 
     def labels(self, probabilities: FloatArray) -> NDArray[Any]:
-        labels: NDArray[Any] = self.classes[np.argmax(probabilities, axis=1)]
+        """The most probable class per row; with a tie tolerance (float32 trees), the first
+        class within it of the best, the rule training checked on the held-out rows."""
+        if self.label_tie_tolerance > 0:
+            best = np.max(probabilities, axis=1, keepdims=True)
+            chosen = np.argmax(probabilities >= best - self.label_tie_tolerance, axis=1)
+        else:
+            chosen = np.argmax(probabilities, axis=1)
+        labels: NDArray[Any] = self.classes[chosen]
         return labels
 
 
@@ -146,8 +167,20 @@ def compile_predictor(artifact: Artifact) -> Predictor:
         raise ArtifactError(
             f"predictor.json's classes {classes} differ from the schema's {list(schema.classes)}"
         )
-    head, description = _compile_head(estimator, artifact)
-    return Predictor(numeric, categorical, head, _typed(classes), description)
+    width = (0 if numeric is None else int(numeric.means.size)) + (
+        0 if categorical is None else categorical.width
+    )
+    head, description = _compile_head(estimator, artifact, width)
+    self_check_tolerance, label_tie_tolerance = _tolerances(estimator)
+    return Predictor(
+        numeric,
+        categorical,
+        head,
+        _typed(classes),
+        description,
+        self_check_tolerance=self_check_tolerance,
+        label_tie_tolerance=label_tie_tolerance,
+    )
 
 
 def _numeric_step(part: dict[str, Any] | None, schema: Schema) -> _NumericStep | None:
@@ -187,23 +220,18 @@ def _categorical_step(part: dict[str, Any] | None, schema: Schema) -> _Categoric
 
 
 def _compile_head(
-    estimator: dict[str, Any], artifact: Artifact
+    estimator: dict[str, Any], artifact: Artifact, width: int
 ) -> tuple[Callable[[FloatArray], FloatArray], str]:
-    if estimator["kind"] != "logistic_regression":
-        # Not compiled: the fitted estimator's own predict_proba, on the preprocessed matrix.
-        model = artifact.load_pipeline()
-        steps = getattr(model, "steps", None)
-        if not steps or len(steps) != 2:
-            raise ArtifactError("model.joblib is not a two-step scikit-learn pipeline")
-        final = steps[-1][1]
-
-        def own(matrix: FloatArray) -> FloatArray:
-            # scikit-learn's trees compute in float32 and raise on values beyond its range.
-            _check_rows(matrix, _FLOAT32_MAX)
-            probabilities: FloatArray = final.predict_proba(matrix)
-            return probabilities
-
-        return own, f"{type(final).__name__} (its own predict_proba)"
+    kind = estimator["kind"]
+    if kind == "tree_ensemble":
+        return _tree_head(estimator, artifact, width)
+    if kind != "logistic_regression":
+        # Version 1 artifacts marked trees "other" and served them with scikit-learn.
+        raise ArtifactError(
+            f"predictor.json serves its {estimator.get('class', kind)} with scikit-learn, "
+            "which this server does not have (artifact format 1): retrain with the matching "
+            f"training image, which converts trees to {TREES_FILE}"
+        )
 
     coef_t = np.asarray(estimator["coef"], dtype=np.float64).T.copy()
     intercept = np.asarray(estimator["intercept"], dtype=np.float64)
@@ -229,6 +257,76 @@ def _compile_head(
     return multinomial, "LogisticRegression (compiled, multinomial)"
 
 
+def _tree_head(
+    estimator: dict[str, Any], artifact: Artifact, width: int
+) -> tuple[Callable[[FloatArray], FloatArray], str]:
+    if estimator.get("file") != TREES_FILE:
+        raise ArtifactError(
+            f"predictor.json names the tree file {estimator.get('file')!r}; expected {TREES_FILE}"
+        )
+    # onnxruntime takes 0.1 s to import; only tree models need it.
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # One request at a time per worker, one worker per core: threads would only contend.
+    # Training measured the recorded bound with the same settings.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    try:
+        session = onnxruntime.InferenceSession(
+            artifact.read_trees(), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except ArtifactError:
+        raise
+    except Exception as error:
+        # onnxruntime raises its own exception types for a corrupt or unsupported graph.
+        raise ArtifactError(
+            f"{TREES_FILE} could not be loaded ({type(error).__name__}: {error})"
+        ) from None
+    inputs = session.get_inputs()
+    if (
+        [i.name for i in inputs] != [TREES_INPUT]
+        or list(inputs[0].shape)[1:] != [width]
+        or TREES_OUTPUT not in {o.name for o in session.get_outputs()}
+    ):
+        raise ArtifactError(
+            f"{TREES_FILE} does not take {TREES_INPUT!r} of {width} columns (the preprocessed "
+            f"width) and answer {TREES_OUTPUT!r}"
+        )
+    outputs = [TREES_OUTPUT]
+
+    def trees(matrix: FloatArray) -> FloatArray:
+        # The trees compute in float32: values beyond its range cannot be scored.
+        _check_rows(matrix, _FLOAT32_MAX)
+        (probabilities,) = session.run(outputs, {TREES_INPUT: matrix.astype(np.float32)})
+        rows = np.asarray(probabilities, dtype=np.float64)
+        # float32 rows sum to 1 only within about 1e-7; training's measurement divides too.
+        rows /= rows.sum(axis=1, keepdims=True)
+        return rows
+
+    return trees, (
+        f"{estimator.get('class', 'trees')} (onnxruntime, {estimator.get('precision')}, "
+        f"within {estimator['max_probability_difference']:.2g} of scikit-learn)"
+    )
+
+
+def _tolerances(estimator: dict[str, Any]) -> tuple[float, float]:
+    """The self-check's bound and the label tie tolerance: training's figures for trees."""
+    if estimator["kind"] != "tree_ensemble":
+        return SELF_CHECK_TOLERANCE, 0.0
+    try:
+        bound = float(estimator["max_probability_difference"])
+        tie = float(estimator["label_tie_tolerance"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"predictor.json's tree figures are malformed ({error!r})") from None
+    if not (0.0 <= bound <= 1.0 and 0.0 <= tie <= 1.0):
+        raise ArtifactError(
+            f"predictor.json's tree figures are out of range: max_probability_difference "
+            f"{bound!r} and label_tie_tolerance {tie!r} must lie in [0, 1]"
+        )
+    return max(bound, SELF_CHECK_TOLERANCE), tie
+
+
 def self_check(predictor: Predictor, schema: Schema, batch: Batch) -> None:
     """Predict the schema's sample rows; any difference from training's record stops the start."""
     probabilities = predictor.predict_proba(batch)
@@ -239,11 +337,13 @@ def self_check(predictor: Predictor, schema: Schema, batch: Batch) -> None:
         )
     difference = float(np.max(np.abs(probabilities - expected))) if expected.size else 0.0
     labels = [_plain(label) for label in predictor.labels(probabilities)]
-    if difference > SELF_CHECK_TOLERANCE or labels != list(schema.sample_predictions):
+    tolerance = predictor.self_check_tolerance
+    if difference > tolerance or labels != list(schema.sample_predictions):
         raise ArtifactError(
             f"self-check failed: the sample rows predict {labels} (max probability difference "
-            f"{difference:.3g}) where training recorded {list(schema.sample_predictions)}; the "
-            "artifact does not match this server's libraries"
+            f"{difference:.3g}, allowed {tolerance:.3g}) where training recorded "
+            f"{list(schema.sample_predictions)}; the artifact does not match this server's "
+            "libraries"
         )
 
 

@@ -26,6 +26,13 @@ def write_json(data: Any) -> Writer:
     return write
 
 
+def write_bytes(data: bytes) -> Writer:
+    def write(path: Path) -> None:
+        path.write_bytes(data)
+
+    return write
+
+
 def write_file_atomically(path: Path, writer: Writer) -> None:
     """Write via a temporary sibling and rename, so readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,13 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from training import model
-from training.artifact import publish_directory, write_file_atomically, write_json
+from training.artifact import (
+    Writer,
+    publish_directory,
+    write_bytes,
+    write_file_atomically,
+    write_json,
+)
 from training.cleaning import (
     CleaningReport,
     FeatureSpec,
@@ -50,6 +56,7 @@ from training.environment import (
     SCHEMA_FILE,
     TEST_CHANNEL,
     TRAIN_CHANNEL,
+    TREES_FILE,
     VALIDATION_CHANNEL,
     TrainingPaths,
 )
@@ -64,6 +71,7 @@ from training.evaluation import SplitEvaluation, evaluate, quality_failures
 from training.export import predictor_parameters
 from training.hyperparameters import Hyperparameters, parse_hyperparameters
 from training.metric_lines import format_metric_line
+from training.onnx_export import export_trees, label_change_error
 from training.schema import FORMAT_VERSION, SAMPLE_ROWS, build_schema
 
 log = logging.getLogger("training")
@@ -166,6 +174,9 @@ def run(paths: TrainingPaths) -> TrainingResult:
     for evaluation in evaluations.values():
         _print_metrics(evaluation)
 
+    # The server runs trees from their ONNX conversion: measured on the same held-out rows.
+    trees = export_trees(pipeline, test_data.features, test.probabilities)
+
     bars = hp.quality_bars()
     failures = quality_failures(test, bars)
     report = _evaluation_report(
@@ -180,24 +191,27 @@ def run(paths: TrainingPaths) -> TrainingResult:
         bars,
         failures,
     )
+    report["serving"] = None if trees is None else trees.report
     plotting.join()
     _write_output_data(paths, report, test, classes, positive_class)
     if failures:
         raise _quality_error(failures)
+    if trees is not None and not trees.passed:
+        raise label_change_error(trees, hp.algorithm)
 
     sample = test_data.features.head(SAMPLE_ROWS)
     schema = build_schema(
         pipeline, spec, train_data.features, hp.target, classes, positive_class, sample
     )
-    publish_directory(
-        paths.model_dir,
-        {
-            MODEL_FILE: lambda path: _dump_model(pipeline, path),
-            SCHEMA_FILE: write_json(schema),
-            PARAMETERS_FILE: write_json(predictor_parameters(pipeline, spec)),
-            EVALUATION_FILE: write_json(report),
-        },
-    )
+    files: dict[str, Writer] = {
+        MODEL_FILE: lambda path: _dump_model(pipeline, path),
+        SCHEMA_FILE: write_json(schema),
+        PARAMETERS_FILE: write_json(predictor_parameters(pipeline, spec, trees)),
+        EVALUATION_FILE: write_json(report),
+    }
+    if trees is not None:
+        files[TREES_FILE] = write_bytes(trees.model)
+    publish_directory(paths.model_dir, files)
     return TrainingResult(report, paths.model_dir)
 
 

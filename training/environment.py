@@ -23,6 +23,8 @@ KNOWN_CHANNELS = (TRAIN_CHANNEL, VALIDATION_CHANNEL, TEST_CHANNEL)
 MODEL_FILE = "model.joblib"
 SCHEMA_FILE = "schema.json"
 PARAMETERS_FILE = "predictor.json"
+# Tree estimators converted for onnxruntime (training/onnx_export.py).
+TREES_FILE = "model.onnx"
 EVALUATION_FILE = "evaluation.json"
 ROC_CURVE_FILE = "roc_curve.png"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"

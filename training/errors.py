@@ -21,3 +21,9 @@ class QualityBarError(TrainingError):
 
 class TrainingStopped(TrainingError):
     kind = "Training stopped"
+
+
+class ConversionError(TrainingError):
+    """The model cannot be served as it was evaluated (see training/onnx_export.py)."""
+
+    kind = "Model conversion failed"

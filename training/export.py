@@ -3,8 +3,9 @@
 Importing scikit-learn to unpickle a pipeline costs the inference server most of its cold
 start. The pipeline this container builds has a known shape, so its parameters are written
 out as plain JSON (floats round-trip exactly): imputation values, scaling, categories and,
-for a logistic regression, the coefficients. Other estimators are marked as such, and the
-server loads model.joblib for them.
+for a logistic regression, the coefficients. A tree estimator is described here and runs
+from model.onnx (training/onnx_export.py), with the difference from scikit-learn that
+training measured: the server's self-check holds its sample rows to that bound.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from training.cleaning import FeatureSpec
+from training.environment import TREES_FILE
 from training.model import MODEL_STEP, PREPROCESS_STEP
+from training.onnx_export import TreeExport
 
-PARAMETERS_VERSION = 1
+# 2: tree estimators run from model.onnx ("tree_ensemble"); 1 served them with scikit-learn.
+PARAMETERS_VERSION = 2
 
 
-def predictor_parameters(pipeline: Pipeline, spec: FeatureSpec) -> dict[str, Any]:
+def predictor_parameters(
+    pipeline: Pipeline, spec: FeatureSpec, trees: TreeExport | None = None
+) -> dict[str, Any]:
     preprocess = pipeline.named_steps[PREPROCESS_STEP]
     estimator = pipeline.named_steps[MODEL_STEP]
     parts: dict[str, Pipeline] = {}
@@ -55,11 +61,11 @@ def predictor_parameters(pipeline: Pipeline, spec: FeatureSpec) -> dict[str, Any
         "version": PARAMETERS_VERSION,
         "numeric": numeric,
         "categorical": categorical,
-        "estimator": _estimator(estimator),
+        "estimator": _estimator(estimator, trees),
     }
 
 
-def _estimator(estimator: Any) -> dict[str, Any]:
+def _estimator(estimator: Any, trees: TreeExport | None) -> dict[str, Any]:
     classes = [c.item() if isinstance(c, np.generic) else c for c in estimator.classes_]
     if isinstance(estimator, LogisticRegression):
         return {
@@ -68,7 +74,18 @@ def _estimator(estimator: Any) -> dict[str, Any]:
             "coef": [_floats(row) for row in estimator.coef_],
             "intercept": _floats(estimator.intercept_),
         }
-    return {"kind": "other", "class": type(estimator).__name__, "classes": classes}
+    if trees is None:
+        raise ValueError(f"a {type(estimator).__name__} needs its ONNX conversion to be served")
+    return {
+        "kind": "tree_ensemble",
+        "class": type(estimator).__name__,
+        "classes": classes,
+        "file": TREES_FILE,
+        "runtime": trees.report["runtime"],
+        "precision": trees.report["precision"],
+        "max_probability_difference": trees.report["max_probability_difference"],
+        "label_tie_tolerance": trees.report["label_tie_tolerance"],
+    }
 
 
 def _floats(values: Any) -> list[float]:

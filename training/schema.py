@@ -19,7 +19,8 @@ from sklearn.pipeline import Pipeline
 
 from training.cleaning import NUMERIC, FeatureSpec
 
-FORMAT_VERSION = 1
+# 2: trees are served from model.onnx (see training/export.py); 1 needed scikit-learn.
+FORMAT_VERSION = 2
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SAMPLE_ROWS = 5
 # mean, std and quantiles come from at most this many rows: as good for drift checks, and it

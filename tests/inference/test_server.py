@@ -325,7 +325,10 @@ def test_other_models_match_their_pipeline(
     predictions = json.loads(body)["predictions"]
     assert [p["label"] for p in predictions] == labels
     got = np.array([list(p["probabilities"].values()) for p in predictions])
-    np.testing.assert_allclose(got, probabilities, atol=1e-9, rtol=0)
+    # Trees run in float32 (onnxruntime), within the bound training measured on these rows.
+    estimator = json.loads((model.model_dir / "predictor.json").read_text())["estimator"]
+    bound = estimator.get("max_probability_difference", 1e-9)
+    np.testing.assert_allclose(got, probabilities, atol=bound, rtol=0)
 
 
 def test_32_concurrent_clients_two_workers(models: dict[str, TrainedModel], serve: Serve) -> None:

@@ -63,7 +63,9 @@ def test_binary_sample_dataset_without_test_channel(tmp_path: Path) -> None:
 
     # The artifact's model reproduces the schema's recorded sample predictions.
     schema = run.schema()
-    assert schema["format_version"] == 1
+    assert schema["format_version"] == 2
+    # A linear model is compiled from predictor.json: nothing is converted for it.
+    assert evaluation["serving"] is None
     assert schema["classes"] == [0, 1]
     assert schema["positive_class"] == 1
     assert schema["target"] == "target"
@@ -151,6 +153,13 @@ def test_mixed_features_with_missing_values_across_gzip_and_parquet_files(tmp_pa
 
     assert run.returncode == 0, run.explain()
     evaluation = run.evaluation()
+    # The forest is served from model.onnx, measured on the held-out rows.
+    assert "model.onnx" in run.model_files
+    serving = evaluation["serving"]
+    assert serving["runtime"] == "onnxruntime"
+    assert serving["labels_changed"] == 0
+    assert serving["rows"] == evaluation["splits"]["test"]["rows"]
+    assert 0 < serving["max_probability_difference"] < 1e-3
     assert evaluation["cleaning"] == {
         "rows_read": 805,
         "rows_without_target": 2,
