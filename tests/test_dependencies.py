@@ -19,8 +19,9 @@ def _pinned(lock: str) -> dict[str, str]:
     [
         (
             "training.txt",
-            {"scikit-learn", "pandas", "pyarrow", "matplotlib", "joblib"},
-            {"pulumi", "boto3", "moto", "pytest", "ruff"},
+            # boto3: the monitoring job, which runs in this image, puts CloudWatch metrics.
+            {"scikit-learn", "pandas", "pyarrow", "matplotlib", "joblib", "boto3"},
+            {"pulumi", "moto", "pytest", "ruff"},
         ),
         (
             "inference.txt",
