@@ -245,10 +245,13 @@ def _decode(
         row_counts.extend(counts)
         outputs.extend(records)
 
-    joinable = [record for record in pending if _joinable_csv(record, decoder)]
-    others = [record for record in pending if not _joinable_csv(record, decoder)]
+    header = [name.strip() for name in decoder.schema.names]
+    joinable: list[_Pending] = []
+    others: list[_Pending] = []
+    for record in pending:
+        (joinable if _joinable_csv(record, header) else others).append(record)
     if joinable:
-        counts = [sum(1 for line in record.body.split(b"\n") if line) for record in joinable]
+        counts = [_line_count(record.body) for record in joinable]
         joined = b"\n".join(record.body.rstrip(b"\n") for record in joinable) + b"\n"
         try:
             batch = decoder.decode(CSV, joined)
@@ -278,33 +281,54 @@ def _decode(
     return Chunk(batch, event_ids, row_counts, predictions)
 
 
-def _joinable_csv(record: _Pending, decoder: Decoder) -> bool:
+def _joinable_csv(record: _Pending, header: list[str]) -> bool:
     """Bodies whose lines are rows whether decoded alone or joined: no quotes, no CR, not
     blank, no header line (the decoder drops a header only at the start of a body)."""
     body = record.body
     if record.content_type != CSV or b'"' in body or b"\r" in body or not body.strip():
         return False
-    first = body.split(b"\n", 1)[0].decode("utf-8", "replace")
-    return [cell.strip() for cell in first.split(",")] != list(decoder.schema.names)
+    # The decoder's first row is the first non-empty line; only one that starts with the
+    # first feature's name can be the header.
+    first = body.lstrip(b"\n").split(b"\n", 1)[0]
+    if not first.lstrip().startswith(header[0].encode("utf-8")):
+        return True
+    return [cell.strip() for cell in first.decode("utf-8", "replace").split(",")] != header
+
+
+def _line_count(body: bytes) -> int:
+    """The rows the decoder reads from a joinable body: its non-empty lines."""
+    if b"\n" not in body.rstrip(b"\n"):
+        return 1
+    return sum(1 for line in body.split(b"\n") if line)
 
 
 def _predictions(
     records: list[_Pending], row_counts: list[int], classes: list[str], problems: Problems
 ) -> list[Predictions | None]:
-    answers: list[Predictions | None] = []
-    for record, rows in zip(records, row_counts, strict=True):
+    bodies: list[tuple[str, bytes] | None] = []
+    for record in records:
         output = record.output
         if not isinstance(output, dict):
-            answers.append(None)
+            bodies.append(None)
             problems.add("no_endpoint_output", record.where)
             continue
         body = _payload(output, record.where, problems)
-        if body is None:
+        bodies.append(
+            None if body is None else (media_type(output.get("observedContentType")), body)
+        )
+    documents = _json_documents(bodies)
+    answers: list[Predictions | None] = []
+    for index, (record, rows) in enumerate(zip(records, row_counts, strict=True)):
+        given = bodies[index]
+        if given is None:
             answers.append(None)
             continue
         try:
-            parsed = _parse_output(media_type(output.get("observedContentType")), body, classes)
-        except (ValueError, KeyError, TypeError, IndexError):
+            if index in documents:
+                parsed = _document_entries(documents[index], classes)
+            else:
+                parsed = _parse_output(given[0], given[1], classes)
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError):
             answers.append(None)
             problems.add("unreadable_output", record.where)
             continue
@@ -316,6 +340,36 @@ def _predictions(
             continue
         answers.append(parsed)
     return answers
+
+
+def _json_documents(bodies: list[tuple[str, bytes] | None]) -> dict[int, Any]:
+    """JSON answers parsed in one call: each body that is one object, joined as a list. The
+    parse is kept only if it yields one object per body; otherwise each is parsed alone."""
+    chosen = [
+        index
+        for index, given in enumerate(bodies)
+        if given is not None
+        and given[0] in (JSON, "")
+        and given[1].startswith(b"{")
+        and given[1].rstrip().endswith(b"}")
+    ]
+    if not chosen:
+        return {}
+    joined = b"[" + b",".join(bodies[i][1] for i in chosen) + b"]"  # type: ignore[index]
+    try:
+        parsed = json.loads(joined)
+    except (ValueError, RecursionError):
+        return {}
+    if len(parsed) != len(chosen) or not all(isinstance(d, dict) for d in parsed):
+        return {}
+    return dict(zip(chosen, parsed, strict=True))
+
+
+def _document_entries(document: Any, classes: list[str]) -> Predictions:
+    entries = document["predictions"] if isinstance(document, dict) else document
+    if not isinstance(entries, list):
+        entries = [entries]
+    return _entries(entries, classes)
 
 
 def _parse_output(content_type: str, body: bytes, classes: list[str]) -> Predictions:
@@ -331,10 +385,7 @@ def _parse_output(content_type: str, body: bytes, classes: list[str]) -> Predict
     if content_type == JSON_LINES:
         entries = [json.loads(line) for line in text.splitlines() if line.strip()]
     elif content_type == JSON or not content_type:
-        document = json.loads(text)
-        entries = document["predictions"] if isinstance(document, dict) else document
-        if not isinstance(entries, list):
-            entries = [entries]
+        return _document_entries(json.loads(text), classes)
     else:
         raise ValueError(f"unknown output content type {content_type!r}")
     return _entries(entries, classes)
