@@ -63,7 +63,9 @@ def train_model() -> Path:
     frame.iloc[:cut].to_csv(data / "train.csv", index=False)
     frame.iloc[cut:].to_csv(data / "test.csv", index=False)
     layout = TrainingJobLayout.create(
-        WORK / "job", {"target": "target"}, {"train": [data / "train.csv"], "test": [data / "test.csv"]}
+        WORK / "job",
+        {"target": "target"},
+        {"train": [data / "train.csv"], "test": [data / "test.csv"]},
     )
     run(TrainingPaths(layout.base))
     return model_dir
@@ -79,7 +81,8 @@ def make_rows(rows: int, model_dir: Path) -> tuple[Path, Path, Path]:
     from sagestack.capture import Exchange, capture_line
 
     folder = WORK / f"rows-{rows}"
-    capture, matrix_path, names_path = folder / "capture", folder / "current.npy", folder / "names.json"
+    capture, matrix_path = folder / "capture", folder / "current.npy"
+    names_path = folder / "names.json"
     if (folder / "done").is_file():
         return capture, matrix_path, names_path
     schema = json.loads((model_dir / "schema.json").read_text())
@@ -97,25 +100,21 @@ def make_rows(rows: int, model_dir: Path) -> tuple[Path, Path, Path]:
     hour = capture / "sagestack-bench" / "primary" / START.strftime("%Y/%m/%d/%H")
     hour.mkdir(parents=True, exist_ok=True)
     step = 3600 / rows
-    handle = None
-    for index in range(rows):
-        if index % RECORDS_PER_FILE == 0:
-            if handle is not None:
-                handle.close()
-            handle = (hour / f"{index // RECORDS_PER_FILE:04d}.jsonl").open("w")
-        row = probabilities[index : index + 1]
-        label = classes[int(row[0].argmax())]
-        exchange = Exchange(
-            START + timedelta(seconds=index * step),
-            "text/csv",
-            ",".join(map(repr, values[index].tolist())).encode(),
-            "application/json",
-            encode("application/json", [label], row, classes),
-            event_id=f"e{index}",
-        )
-        handle.write(capture_line(exchange) + "\n")
-    assert handle is not None
-    handle.close()
+    for first in range(0, rows, RECORDS_PER_FILE):
+        lines = []
+        for index in range(first, min(first + RECORDS_PER_FILE, rows)):
+            row = probabilities[index : index + 1]
+            label = classes[int(row[0].argmax())]
+            exchange = Exchange(
+                START + timedelta(seconds=index * step),
+                "text/csv",
+                ",".join(map(repr, values[index].tolist())).encode(),
+                "application/json",
+                encode("application/json", [label], row, classes),
+                event_id=f"e{index}",
+            )
+            lines.append(capture_line(exchange) + "\n")
+        (hour / f"{first // RECORDS_PER_FILE:04d}.jsonl").write_text("".join(lines))
     np.save(matrix_path, values)
     names_path.write_text(json.dumps(names))
     (folder / "done").write_text("")
@@ -126,10 +125,21 @@ def evidently_python() -> Path:
     python = VENV / "bin" / "python"
     if not python.exists():
         uv = Path(sys.executable).parent / "uv"
-        subprocess.run([str(uv), "venv", "--quiet", "--python", sys.executable, str(VENV)], check=True)
         subprocess.run(
-            [str(uv), "pip", "install", "--quiet", "--python", str(python), "--require-hashes",
-             "-r", str(REQUIREMENTS)],
+            [str(uv), "venv", "--quiet", "--python", sys.executable, str(VENV)], check=True
+        )
+        subprocess.run(
+            [
+                str(uv),
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(python),
+                "--require-hashes",
+                "-r",
+                str(REQUIREMENTS),
+            ],
             check=True,
         )
     return python
@@ -157,13 +167,28 @@ def main(argv: list[str] | None = None) -> int:
     output = WORK / "output"
     evidently_result = WORK / "evidently.json"
     monitor = [
-        sys.executable, "-m", "inference", "monitor", "--capture", str(capture), "--model",
-        str(model_dir), "--output", str(output), "--start", START.isoformat(), "--end",
+        sys.executable,
+        "-m",
+        "inference",
+        "monitor",
+        "--capture",
+        str(capture),
+        "--model",
+        str(model_dir),
+        "--output",
+        str(output),
+        "--start",
+        START.isoformat(),
+        "--end",
         END.isoformat(),
     ]
     evidently = [
-        str(python), str(REPO / "benchmarks" / "evidently_drift.py"),
-        str(WORK / "data" / "train.csv"), str(matrix), str(names), str(evidently_result),
+        str(python),
+        str(REPO / "benchmarks" / "evidently_drift.py"),
+        str(WORK / "data" / "train.csv"),
+        str(matrix),
+        str(names),
+        str(evidently_result),
     ]
     samples: dict[str, list[tuple[float, float]]] = {"monitor": [], "evidently": []}
     for round_number in range(arguments.rounds):
@@ -171,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         order = ["monitor", "evidently"] if round_number % 2 == 0 else ["evidently", "monitor"]
         for name in order:
             samples[name].append(measure(monitor if name == "monitor" else evidently))
-            print(f"round {round_number + 1} {name}: {samples[name][-1][0]:.1f} s, "
-                  f"{samples[name][-1][1]:.0f} MiB", flush=True)
+            print(
+                f"round {round_number + 1} {name}: {samples[name][-1][0]:.1f} s, "
+                f"{samples[name][-1][1]:.0f} MiB",
+                flush=True,
+            )
     ours = json.loads((output / "statistics.json").read_text())["sagestack"]
     theirs = json.loads(evidently_result.read_text())
     median = {
@@ -185,15 +213,25 @@ def main(argv: list[str] | None = None) -> int:
         "rows": arguments.rows,
         "rounds": arguments.rounds,
         "machine": f"{platform.platform()}, {os.cpu_count()} CPUs, shared with other work",
-        "monitor": {"seconds": median["monitor"][0], "peak_mib": median["monitor"][1],
-                    "rows_judged": ours["rows"], "drifted": ours["drifted"]},
-        "evidently": {"seconds": median["evidently"][0], "peak_mib": median["evidently"][1],
-                      "drift_seconds_last_round": theirs["drift_seconds"],
-                      "drifted_columns": theirs["drifted_columns"]},
+        "monitor": {
+            "seconds": median["monitor"][0],
+            "peak_mib": median["monitor"][1],
+            "rows_judged": ours["rows"],
+            "drifted": ours["drifted"],
+        },
+        "evidently": {
+            "seconds": median["evidently"][0],
+            "peak_mib": median["evidently"][1],
+            "drift_seconds_last_round": theirs["drift_seconds"],
+            "drifted_columns": theirs["drifted_columns"],
+        },
         "speedup": speedup,
         "memory_share": memory_share,
-        "goal": {"speedup": TARGET_SPEEDUP, "memory_share": TARGET_MEMORY_SHARE,
-                 "met": speedup >= TARGET_SPEEDUP and memory_share <= TARGET_MEMORY_SHARE},
+        "goal": {
+            "speedup": TARGET_SPEEDUP,
+            "memory_share": TARGET_MEMORY_SHARE,
+            "met": speedup >= TARGET_SPEEDUP and memory_share <= TARGET_MEMORY_SHARE,
+        },
         "samples": samples,
         "shifted_features": list(SHIFTED),
     }
@@ -206,29 +244,32 @@ def main(argv: list[str] | None = None) -> int:
 
 def _markdown(result: dict[str, object]) -> str:
     m, e = result["monitor"], result["evidently"]
-    assert isinstance(m, dict) and isinstance(e, dict)
+    assert isinstance(m, dict)
+    assert isinstance(e, dict)
     goal = result["goal"]
     assert isinstance(goal, dict)
-    return "\n".join([
-        f"# monitor vs Evidently DataDriftPreset, {result['rows']:,} captured rows",
-        "",
-        f"Medians of {result['rounds']} alternating rounds; {result['machine']} (so absolute",
-        "times are noisy; the ratios are measured side by side in the same run).",
-        "",
-        "| | wall time | peak RSS | drifted features found |",
-        "| --- | --- | --- | --- |",
-        f"| `monitor` (capture files, end to end) | {m['seconds']:.1f} s | {m['peak_mib']:.0f} MiB "
-        f"| {len(m['drifted'])}: {', '.join(m['drifted'])} |",
-        f"| Evidently DataDriftPreset (rows handed over decoded) | {e['seconds']:.1f} s | "
-        f"{e['peak_mib']:.0f} MiB | {e['drifted_columns']} |",
-        "",
-        f"Speed-up {result['speedup']:.2f}x (goal {goal['speedup']:g}x); memory "
-        f"{result['memory_share']:.2f} of Evidently's (goal at most {goal['memory_share']:.2f}): "
-        f"goal {'met' if goal['met'] else 'NOT met'}.",
-        "",
-        f"Shifted features: {', '.join(result['shifted_features'])} (x1.3).",  # type: ignore[arg-type]
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# monitor vs Evidently DataDriftPreset, {result['rows']:,} captured rows",
+            "",
+            f"Medians of {result['rounds']} alternating rounds; {result['machine']} (so absolute",
+            "times are noisy; the ratios are measured side by side in the same run).",
+            "",
+            "| | wall time | peak RSS | drifted features found |",
+            "| --- | --- | --- | --- |",
+            f"| `monitor` (capture files, end to end) | {m['seconds']:.1f} s | "
+            f"{m['peak_mib']:.0f} MiB | {len(m['drifted'])}: {', '.join(m['drifted'])} |",
+            f"| Evidently DataDriftPreset (rows handed over decoded) | {e['seconds']:.1f} s | "
+            f"{e['peak_mib']:.0f} MiB | {e['drifted_columns']} |",
+            "",
+            f"Speed-up {result['speedup']:.2f}x (goal {goal['speedup']:g}x); memory "
+            f"{result['memory_share']:.2f} of Evidently's (goal at most "
+            f"{goal['memory_share']:.2f}): goal {'met' if goal['met'] else 'NOT met'}.",
+            "",
+            f"Shifted features: {', '.join(result['shifted_features'])} (x1.3).",  # type: ignore[arg-type]
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

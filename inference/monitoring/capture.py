@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from inference.artifact import Schema
@@ -112,9 +112,11 @@ def read_window(
     start: datetime,
     end: datetime,
     summary: ReadSummary,
+    wanted: frozenset[str] = frozenset(),
     chunk_records: int = CHUNK_RECORDS,
 ) -> Iterator[Chunk]:
-    """Every decoded request with inferenceTime in [start, end), chunk by chunk."""
+    """Every decoded request with inferenceTime in [start, end), chunk by chunk; answers
+    carry probabilities for the `wanted` event ids (those with ground truth)."""
     decoder = Decoder(schema)
     classes = [str(label) for label in schema.classes]
     pending: list[_Pending] = []
@@ -136,12 +138,12 @@ def read_window(
             if record is not None:
                 pending.append(record)
                 if len(pending) >= chunk_records:
-                    chunk = _decode(pending, decoder, classes, summary)
+                    chunk = _decode(pending, decoder, classes, summary, wanted)
                     pending = []
                     if chunk is not None:
                         yield chunk
     if pending:
-        chunk = _decode(pending, decoder, classes, summary)
+        chunk = _decode(pending, decoder, classes, summary, wanted)
         if chunk is not None:
             yield chunk
 
@@ -178,7 +180,9 @@ def _record(
 ) -> _Pending | None:
     problems = summary.problems
     try:
-        record = json.loads(line)
+        # orjson: the envelope is SageMaker's, not the caller's; the request body inside it
+        # still goes through the server's own decoder.
+        record = orjson.loads(line)
     except (ValueError, RecursionError):
         problems.add("corrupt_line", where, "not JSON")
         return None
@@ -206,11 +210,24 @@ def _record(
     event_id = metadata.get("eventId")
     return _Pending(
         where,
-        media_type(request.get("observedContentType")),
+        _media_type(request.get("observedContentType")),
         body,
         capture.get("endpointOutput"),
         str(event_id) if event_id is not None else None,
     )
+
+
+_MEDIA_TYPES: dict[Any, str] = {}
+
+
+def _media_type(header: Any) -> str:
+    """codecs.media_type, remembered: a window holds a handful of distinct headers."""
+    known = _MEDIA_TYPES.get(header)
+    if known is None:
+        known = media_type(header if isinstance(header, str) else None)
+        if len(_MEDIA_TYPES) < 1000:
+            _MEDIA_TYPES[header] = known
+    return known
 
 
 def _payload(part: dict[str, Any], where: str, problems: Problems) -> bytes | None:
@@ -232,7 +249,11 @@ def _payload(part: dict[str, Any], where: str, problems: Problems) -> bytes | No
 
 
 def _decode(
-    pending: list[_Pending], decoder: Decoder, classes: list[str], summary: ReadSummary
+    pending: list[_Pending],
+    decoder: Decoder,
+    classes: list[str],
+    summary: ReadSummary,
+    wanted: frozenset[str],
 ) -> Chunk | None:
     batches: list[Batch] = []
     event_ids: list[str | None] = []
@@ -273,7 +294,7 @@ def _decode(
         return None
     summary.requests_decoded += len(row_counts)
     summary.rows += sum(row_counts)
-    predictions = _predictions(outputs, row_counts, classes, summary.problems)
+    predictions = _predictions(outputs, row_counts, classes, summary.problems, wanted)
     batch = Batch(
         np.concatenate([b.numeric for b in batches]),
         np.concatenate([b.categorical for b in batches]),
@@ -303,31 +324,30 @@ def _line_count(body: bytes) -> int:
 
 
 def _predictions(
-    records: list[_Pending], row_counts: list[int], classes: list[str], problems: Problems
+    records: list[_Pending],
+    row_counts: list[int],
+    classes: list[str],
+    problems: Problems,
+    wanted: frozenset[str],
 ) -> list[Predictions | None]:
-    bodies: list[tuple[str, bytes] | None] = []
-    for record in records:
+    answers: list[Predictions | None] = []
+    for record, rows in zip(records, row_counts, strict=True):
         output = record.output
         if not isinstance(output, dict):
-            bodies.append(None)
+            answers.append(None)
             problems.add("no_endpoint_output", record.where)
             continue
         body = _payload(output, record.where, problems)
-        bodies.append(
-            None if body is None else (media_type(output.get("observedContentType")), body)
-        )
-    documents = _json_documents(bodies)
-    answers: list[Predictions | None] = []
-    for index, (record, rows) in enumerate(zip(records, row_counts, strict=True)):
-        given = bodies[index]
-        if given is None:
+        if body is None:
             answers.append(None)
             continue
         try:
-            if index in documents:
-                parsed = _document_entries(documents[index], classes)
-            else:
-                parsed = _parse_output(given[0], given[1], classes)
+            parsed = _parse_output(
+                _media_type(output.get("observedContentType")),
+                body,
+                classes,
+                record.event_id in wanted,
+            )
         except (ValueError, KeyError, TypeError, IndexError, RecursionError):
             answers.append(None)
             problems.add("unreadable_output", record.where)
@@ -342,71 +362,49 @@ def _predictions(
     return answers
 
 
-def _json_documents(bodies: list[tuple[str, bytes] | None]) -> dict[int, Any]:
-    """JSON answers parsed in one call: each body that is one object, joined as a list. The
-    parse is kept only if it yields one object per body; otherwise each is parsed alone."""
-    chosen = [
-        index
-        for index, given in enumerate(bodies)
-        if given is not None
-        and given[0] in (JSON, "")
-        and given[1].startswith(b"{")
-        and given[1].rstrip().endswith(b"}")
-    ]
-    if not chosen:
-        return {}
-    joined = b"[" + b",".join(bodies[i][1] for i in chosen) + b"]"  # type: ignore[index]
-    try:
-        parsed = json.loads(joined)
-    except (ValueError, RecursionError):
-        return {}
-    if len(parsed) != len(chosen) or not all(isinstance(d, dict) for d in parsed):
-        return {}
-    return dict(zip(chosen, parsed, strict=True))
-
-
-def _document_entries(document: Any, classes: list[str]) -> Predictions:
+def _document_entries(document: Any, classes: list[str], probabilities: bool) -> Predictions:
     entries = document["predictions"] if isinstance(document, dict) else document
     if not isinstance(entries, list):
         entries = [entries]
-    return _entries(entries, classes)
+    return _entries(entries, classes, probabilities)
 
 
-def _parse_output(content_type: str, body: bytes, classes: list[str]) -> Predictions:
+def _parse_output(
+    content_type: str, body: bytes, classes: list[str], probabilities: bool = True
+) -> Predictions:
     """The server's answers (inference.codecs.encode): JSON {"predictions": [...]}, JSON
     lines, or CSV `label[,p1,...]`; entries are {"label", "probabilities"} or bare labels."""
-    text = body.decode("utf-8")
     if content_type == CSV:
+        text = body.decode("utf-8")
         rows = [line.split(",") for line in text.splitlines() if line.strip()]
         labels = [row[0].strip().strip('"') for row in rows]
         if rows and all(len(row) == len(classes) + 1 for row in rows):
             return Predictions(labels, np.array([row[1:] for row in rows], dtype=np.float64))
         return Predictions(labels, None)
     if content_type == JSON_LINES:
-        entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+        entries = [orjson.loads(line) for line in body.splitlines() if line.strip()]
     elif content_type == JSON or not content_type:
-        return _document_entries(json.loads(text), classes)
+        return _document_entries(orjson.loads(body), classes, probabilities)
     else:
         raise ValueError(f"unknown output content type {content_type!r}")
-    return _entries(entries, classes)
+    return _entries(entries, classes, probabilities)
 
 
-def _entries(entries: list[Any], classes: list[str]) -> Predictions:
-    labels: list[str] = []
-    probabilities: list[list[float]] | None = []
+def _entries(entries: list[Any], classes: list[str], probabilities: bool) -> Predictions:
+    """Labels always; probabilities (in class order) only when asked: live quality needs
+    them for labelled events alone, and they are most of the parsing cost."""
+    labels = [
+        _label_text(entry["label"] if isinstance(entry, dict) else entry) for entry in entries
+    ]
+    if not probabilities:
+        return Predictions(labels, None)
+    rows = []
     for entry in entries:
-        if isinstance(entry, dict):
-            labels.append(_label_text(entry["label"]))
-            given = entry.get("probabilities")
-            if probabilities is not None and isinstance(given, dict):
-                probabilities.append([float(given[name]) for name in classes])
-            else:
-                probabilities = None
-        else:
-            labels.append(_label_text(entry))
-            probabilities = None
-    array = np.array(probabilities, dtype=np.float64) if probabilities else None
-    return Predictions(labels, array)
+        given = entry.get("probabilities") if isinstance(entry, dict) else None
+        if not isinstance(given, dict):
+            return Predictions(labels, None)
+        rows.append([float(given[name]) for name in classes])
+    return Predictions(labels, np.array(rows, dtype=np.float64) if rows else None)
 
 
 def _label_text(label: Any) -> str:

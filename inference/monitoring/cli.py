@@ -236,7 +236,9 @@ def run(settings: Settings) -> tuple[dict[str, Any], Path]:
     labelled = LabelledRows()
     predicted: Counter[str] = Counter()
     summary = ReadSummary()
-    for chunk in read_window(settings.capture, schema, settings.start, settings.end, summary):
+    wanted = frozenset(truth.labels) if truth is not None else frozenset()
+    chunks = read_window(settings.capture, schema, settings.start, settings.end, summary, wanted)
+    for chunk in chunks:
         for column, counts in enumerate(numeric):
             counts.add(chunk.batch.numeric[:, column])
         for column, categories in enumerate(categorical):
