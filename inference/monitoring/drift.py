@@ -130,7 +130,8 @@ def js_distance(p: Sequence[float], q: Sequence[float]) -> float:
     m = (a + b) / 2
 
     def kl(x: NDArray[np.float64]) -> float:
-        present = x > 0
+        # m >= x / 2 > 0 wherever x > 0, except when a subnormal x underflows to m = 0.
+        present = (x > 0) & (m > 0)
         return float(np.sum(x[present] * np.log2(x[present] / m[present])))
 
     divergence = (kl(a) + kl(b)) / 2
