@@ -1,4 +1,5 @@
-"""`python -m inference [serve]`: exactly what the image's `serve` command runs."""
+"""`python -m inference [serve]`: what the image's `serve` command runs; and
+`python -m inference monitor ...`: the monitoring job (inference/monitoring/cli.py)."""
 
 import os
 import sys
@@ -8,7 +9,12 @@ import sys
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-from inference.server import main  # noqa: E402
-
 if __name__ == "__main__":
+    # `monitor` is the monitoring job's command; anything else is the server's to parse.
+    if sys.argv[1:2] == ["monitor"]:
+        from inference.monitoring.cli import main as monitor
+
+        sys.exit(monitor(sys.argv[2:]))
+    from inference.server import main
+
     sys.exit(main())

@@ -27,11 +27,17 @@ SOURCE_TAG_LENGTH = 16
 _SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
+# The packages each image's Dockerfile copies: the training image also runs the `monitor`
+# job, which decodes captured requests with the inference package's codecs.
+IMAGE_PACKAGES = {"training": ("training", "inference"), "inference": ("inference",)}
+
+
 def image_sources(role: str, root: Path = PROJECT_ROOT) -> list[Path]:
-    """Everything the image's Dockerfile copies: the package, its lock file, the Dockerfile."""
+    """Everything the image's Dockerfile copies: the packages, the lock file, the Dockerfile."""
     package = sorted(
         path
-        for path in (root / role).rglob("*")
+        for folder in IMAGE_PACKAGES.get(role, (role,))
+        for path in (root / folder).rglob("*")
         if path.is_file() and not _SKIPPED_PARTS.intersection(path.parts) and path.suffix != ".pyc"
     )
     return [*package, root / "requirements" / f"{role}.txt"]

@@ -9,7 +9,9 @@
 3. Pack model.tar.gz, unpack it into a hosting folder as SageMaker hosting does, start `serve`
    on 127.0.0.1 and wait for /ping.
 4. Send the held-out rows, compare the live endpoint with the training report, time requests.
-5. Print a curl example and serve until Ctrl-C (with --once: stop and exit 0).
+5. Capture the traffic in SageMaker's data-capture format and run `monitor` over it, as sent
+   and with a few features shifted (sagestack/local_monitor.py).
+6. Print a curl example and serve until Ctrl-C (with --once: stop and exit 0).
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def run(
     with _server(hosting, port) as server:
         print(f"ready in {server.ready_seconds:.2f} s")
         _check_endpoint(port, test_rows, report)
+        _check_monitoring(run_dir, hosting / "model", port, data_path, test_rows["target"])
         print(f"\nwhole pipeline: {time.monotonic() - started:.1f} s")
         print("\ntry it:")
         first = ",".join(_csv_cell(v) for v in test_rows["features"][0])
@@ -332,6 +335,19 @@ def _check_endpoint(port: int, test: dict[str, Any], report: dict[str, Any]) -> 
         f"{statistics.median(latencies):.2f} ms, p99 {p99:.2f} ms"
     )
     connection.close()
+
+
+def _check_monitoring(
+    run_dir: Path, model_dir: Path, port: int, data_path: Path, target: str
+) -> None:
+    from sagestack.local_monitor import MonitorCheckError, check_monitoring
+
+    print("\n== monitoring (the `monitor` command over the traffic, captured as SageMaker does)")
+    try:
+        lines = check_monitoring(run_dir, model_dir, port, data_path, target)
+    except MonitorCheckError as error:
+        raise LocalError(str(error)) from None
+    print("\n".join(lines))
 
 
 def _csv_cell(value: Any) -> str:

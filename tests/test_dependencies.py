@@ -19,6 +19,7 @@ def _pinned(lock: str) -> dict[str, str]:
     [
         (
             "training.txt",
+            # boto3: the monitoring job, which runs in this image, puts CloudWatch metrics.
             {
                 "scikit-learn",
                 "pandas",
@@ -27,8 +28,9 @@ def _pinned(lock: str) -> dict[str, str]:
                 "joblib",
                 "skl2onnx",
                 "onnxruntime",
+                "boto3",
             },
-            {"pulumi", "boto3", "moto", "pytest", "ruff"},
+            {"pulumi", "moto", "pytest", "ruff"},
         ),
         (
             "inference.txt",

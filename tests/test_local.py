@@ -54,6 +54,12 @@ def test_the_whole_pipeline_once(tmp_path: Path) -> None:
     report = output.split("(training report: ")[1].split(")")[0]
     assert accuracy == report
     assert "single-row latency over 200 requests" in output
+    # The monitoring step: its own traffic judged as sent, then with three features shifted.
+    assert "as served: no drift" in output
+    shifted = "drift: 3 of 30 features drifted: mean_radius, mean_texture, mean_perimeter"
+    assert shifted in output
+    report_path = output.split("  report: ")[1].split()[0]
+    assert Path(report_path).is_file()
     assert f"http://127.0.0.1:{port}/invocations" in output
     (run,) = (tmp_path / "runs").iterdir()
     assert (run / "model.tar.gz").is_file()

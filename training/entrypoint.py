@@ -201,7 +201,14 @@ def run(paths: TrainingPaths) -> TrainingResult:
 
     sample = test_data.features.head(SAMPLE_ROWS)
     schema = build_schema(
-        pipeline, spec, train_data.features, hp.target, classes, positive_class, sample
+        pipeline,
+        spec,
+        train_data.features,
+        hp.target,
+        classes,
+        positive_class,
+        sample,
+        held_out_probabilities=test.probabilities,
     )
     files: dict[str, Writer] = {
         MODEL_FILE: lambda path: _dump_model(pipeline, path),

@@ -28,6 +28,11 @@ SAMPLE_ROWS = 5
 STATISTICS_SAMPLE = 100_000
 # Beyond this many categories the schema keeps the most frequent ones only.
 MAX_LISTED_CATEGORIES = 1000
+# The drift baseline `monitor` compares captured traffic with: PSI over the training deciles
+# (the usual ten bins), and the training CDF at every percentile, so the KS distance is within
+# one percentile step of the exact two-sample statistic without shipping the training rows.
+PSI_QUANTILES = tuple(q / 10 for q in range(1, 10))
+CDF_QUANTILES = tuple(q / 100 for q in range(1, 100))
 
 
 def build_schema(
@@ -38,6 +43,7 @@ def build_schema(
     classes: list[Any],
     positive_class: Any,
     sample: pd.DataFrame,
+    held_out_probabilities: np.ndarray | None = None,
 ) -> dict[str, Any]:
     sample_probabilities = pipeline.predict_proba(sample)
     sample_rows = None
@@ -58,6 +64,21 @@ def build_schema(
             "rows": [[_plain(value) for value in row] for row in sample.itertuples(index=False)],
             "predictions": [_plain(label) for label in sample_labels],
             "probabilities": [[float(p) for p in row] for row in sample_probabilities],
+        },
+        "held_out_predictions": _prediction_shares(held_out_probabilities, classes),
+    }
+
+
+def _prediction_shares(probabilities: np.ndarray | None, classes: list[Any]) -> dict[str, Any]:
+    """What the model predicted on the held-out rows: `monitor`'s prediction-drift baseline."""
+    if probabilities is None or not len(probabilities):
+        return {"rows": 0, "class_shares": {}}
+    counts = np.bincount(np.argmax(probabilities, axis=1), minlength=len(classes))
+    return {
+        "rows": len(probabilities),
+        "class_shares": {
+            str(_plain(label)): float(count / len(probabilities))
+            for label, count in zip(classes, counts, strict=True)
         },
     }
 
@@ -89,13 +110,40 @@ def _describe(
                     strict=True,
                 )
             },
+            baseline=_numeric_baseline(np.sort(sampled)),
         )
     else:
         counts = column.value_counts()
         description["missing_fraction"] = float(column.isna().mean()) if len(column) else 0.0
         description["categories"] = sorted(str(v) for v in counts.index[:MAX_LISTED_CATEGORIES])
         description["category_count"] = len(counts)
+        counted = int(counts.sum())
+        listed = counts.iloc[:MAX_LISTED_CATEGORIES]
+        description["baseline"] = {
+            "rows": counted,
+            # Categories beyond the listed ones share the rest (1 - the sum).
+            "shares": {str(k): float(v / counted) for k, v in listed.items()} if counted else {},
+        }
     return description
+
+
+def _numeric_baseline(ordered: np.ndarray) -> dict[str, Any]:
+    """Bin edges at training quantiles, with the exact share of training values in each bin
+    ((-inf, e1], (e1, e2], ..., (ek, inf)), and the exact training CDF at each percentile."""
+    if not ordered.size:
+        return {"rows": 0, "psi_edges": [], "psi_shares": [], "cdf_points": [], "cdf": []}
+    edges = np.unique(np.quantile(ordered, PSI_QUANTILES))
+    below = np.searchsorted(ordered, edges, side="right")
+    shares = np.diff(np.concatenate(([0], below, [ordered.size]))) / ordered.size
+    points = np.unique(np.quantile(ordered, CDF_QUANTILES))
+    cdf = np.searchsorted(ordered, points, side="right") / ordered.size
+    return {
+        "rows": int(ordered.size),
+        "psi_edges": [float(v) for v in edges],
+        "psi_shares": [float(v) for v in shares],
+        "cdf_points": [float(v) for v in points],
+        "cdf": [float(v) for v in cdf],
+    }
 
 
 def _number(value: float) -> float | None:

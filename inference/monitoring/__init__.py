@@ -1,0 +1,1 @@
+"""The `monitor` job: drift and live quality of captured endpoint traffic (see contract.py)."""
