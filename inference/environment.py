@@ -45,6 +45,8 @@ SCHEMA_FILE = "schema.json"
 PARAMETERS_FILE = "predictor.json"
 # Tree estimators converted for onnxruntime (training/onnx_export.py).
 TREES_FILE = "model.onnx"
+# Optional: an artifact without it serves predictions but no explanations.
+EXPLAINER_FILE = "explainer.json"
 
 
 class SettingsError(ValueError):

@@ -71,7 +71,7 @@ def global_explanations(
         random_state=seed,
     )
     names = list(features.columns)
-    importance = [
+    importance: list[dict[str, Any]] = [
         {
             "feature": name,
             "kind": spec.kind(name),
@@ -82,7 +82,7 @@ def global_explanations(
             names, result.importances_mean, result.importances_std, strict=True
         )
     ]
-    importance.sort(key=lambda entry: -entry["mean"])
+    importance.sort(key=lambda entry: -float(entry["mean"]))
     report: dict[str, Any] = {
         "permutation_importance": {
             "split": "test",
