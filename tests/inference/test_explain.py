@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,7 +54,7 @@ def _explain(model: TrainedModel, frame: pd.DataFrame) -> tuple[Any, np.ndarray,
 
 
 def _pipeline_reference(model: TrainedModel, frame: pd.DataFrame) -> tuple[Any, pd.DataFrame]:
-    pipeline = load_artifact(model.model_dir).load_pipeline()
+    pipeline = joblib.load(model.model_dir / "model.joblib")
     blank = frame.map(lambda v: isinstance(v, str) and not v.strip())
     return pipeline, as_training_input(model, frame.mask(blank, None))
 
