@@ -122,7 +122,11 @@ def _ours(model_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     explainer = load_explainer(artifact, predictor.head)
     assert explainer is not None
-    check_explainer(explainer, predictor, decoder.decode_rows(list(artifact.schema.sample_rows)))
+    check_explainer(
+        explainer,
+        predictor,
+        decoder.decode_rows([list(row) for row in artifact.schema.sample_rows]),
+    )
     start_seconds = time.perf_counter() - started
     rng = np.random.default_rng(1)
     rows = rng.normal(size=(ROUNDS * ROWS_PER_ROUND, FEATURES))
