@@ -364,6 +364,8 @@ def _check_monitoring(
     except MonitorCheckError as error:
         raise LocalError(str(error)) from None
     print("\n".join(lines))
+
+
 def _print_explanation(connection: http.client.HTTPConnection, row: str) -> None:
     """The first held-out row's largest contributions, as the endpoint explains them."""
     connection.request(
