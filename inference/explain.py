@@ -48,8 +48,9 @@ LOG_ODDS = "log_odds"
 CLASS_SCORE = "class_score"
 PROBABILITY = "probability"
 # Each explained row of a non-linear model costs (features + 1) x this many predictions, in
-# one call of the model. 16 keep one row near 10 ms for a 100-tree forest on 30 features; the
-# contributions' sampling error (not their sum, which is exact) shrinks as 1/sqrt of it.
+# one call of the model. 16 keep one row at 2.3 ms for a 100-tree forest on 30 features
+# (benchmarks/results/explanations.json); the contributions' sampling error (not their sum,
+# which is exact) shrinks as 1/sqrt of it.
 SHAPLEY_PERMUTATIONS = 16
 # What start-up accepts between a sample row's score and its explanation's sum.
 SELF_CHECK_ADDITIVITY = 1e-9

@@ -36,9 +36,10 @@ IMPORTANCE_REPEATS = 5
 # How many features the report's ranking, the plot and local mode show.
 TOP_FEATURES = 5
 PLOTTED_FEATURES = 20
-# Preprocessed training rows the server's model-agnostic explanations integrate over: each
-# explained row costs (features + 1) x permutations x these rows predictions (see
-# inference/explain.py); 16 keep one row's explanation near 10 ms for a forest.
+# Preprocessed training rows the server's model-agnostic explanations integrate over (each
+# sampled permutation is paired with one of them, so their number does not change a row's
+# cost; see inference/explain.py). The base value is their mean prediction: 16 rows keep
+# explainer.json small while covering the training distribution coarsely.
 BACKGROUND_ROWS = 16
 # The column means come from at most this many rows, like the schema's statistics.
 MEANS_ROWS = 100_000
