@@ -21,12 +21,15 @@ import numpy as np
 
 from inference import codecs
 from inference.artifact import Schema
+from inference.attributes import HEADER as CUSTOM_ATTRIBUTES
+from inference.attributes import RESPONSE_HEADER, parse_custom_attributes
 from inference.codecs import Decoder, RequestError
+from inference.environment import DEFAULT_MAX_EXPLAINED_ROWS, MAX_EXPLAINED_ROWS_ENV
+from inference.explain import Explainer, encode_explained
 from inference.predictor import OutOfRange, Predictor
 
 log = logging.getLogger("inference")
 
-CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 _ALLOWED = {"/ping": "GET", "/invocations": "POST", "/execution-parameters": "GET"}
 # HEAD is GET without the body (RFC 9110 9.3.2); uvicorn leaves the body out.
 _SAME_AS = {"HEAD": "GET"}
@@ -96,9 +99,19 @@ class Stats:
 
 
 class App:
-    def __init__(self, predictor: Predictor, schema: Schema, max_payload_bytes: int) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        schema: Schema,
+        max_payload_bytes: int,
+        *,
+        explainer: Explainer | None = None,
+        max_explained_rows: int = DEFAULT_MAX_EXPLAINED_ROWS,
+    ) -> None:
         self._predictor = predictor
         self._schema = schema
+        self._explainer = explainer
+        self._max_explained_rows = max_explained_rows
         self._decoder = Decoder(schema)
         self._max_payload_bytes = max_payload_bytes
         self._classes = [c.item() if isinstance(c, np.generic) else c for c in predictor.classes]
@@ -191,23 +204,57 @@ class App:
         return self._invoke(request)
 
     def _invoke(self, request: Request) -> Response:
+        attributes = parse_custom_attributes(request.headers.get(CUSTOM_ATTRIBUTES))
         accept = codecs.negotiate(request.headers.get("accept"))
+        if attributes.explain:
+            self._check_explainable(accept)
         content_type = codecs.media_type(request.headers.get("content-type"))
         batch = self._decoder.decode(content_type, request.body)
+        if attributes.explain and batch.rows > self._max_explained_rows:
+            raise RequestError(
+                413,
+                "too_many_rows_to_explain",
+                f"explain=true answers at most {self._max_explained_rows} rows per request "
+                f"({MAX_EXPLAINED_ROWS_ENV}); this one has {batch.rows}: split it, or ask "
+                "without explain=true",
+            )
         try:
             probabilities = self._predictor.predict_proba(batch)
         except OutOfRange as error:
-            raise RequestError(
-                400,
-                "out_of_range",
-                f"row {error.row + 1}: the values are too large for the model "
-                "(standardizing or scoring them overflows a 64-bit float)",
-            ) from None
+            raise _out_of_range(error.row) from None
         labels = self._predictor.labels(probabilities).tolist()
         self.stats.rows += batch.rows
-        show = _probabilities_wanted(request.headers.get(CUSTOM_ATTRIBUTES))
-        body = codecs.encode(accept, labels, probabilities if show else None, self._classes)
-        return Response(200, body, accept)
+        shown = probabilities if attributes.probabilities else None
+        if attributes.explain and self._explainer is not None:
+            explanations = self._explainer.explain(self._predictor.transform(batch), probabilities)
+            finite = np.isfinite(explanations.contributions).all(axis=1)
+            if not finite.all():
+                raise _out_of_range(int(np.argmin(finite)))
+            body = encode_explained(
+                accept, labels, shown, self._classes, explanations, self._explainer.features
+            )
+        else:
+            body = codecs.encode(accept, labels, shown, self._classes)
+        response = Response(200, body, accept)
+        if attributes.passed_back is not None:
+            response.headers[RESPONSE_HEADER] = attributes.passed_back
+        return response
+
+    def _check_explainable(self, accept: str) -> None:
+        if accept == codecs.CSV:
+            raise RequestError(
+                406,
+                "explanations_need_json",
+                "explain=true answers in application/json or application/jsonlines: a CSV "
+                "answer has no room for the contributions; send Accept: application/json",
+            )
+        if self._explainer is None:
+            raise RequestError(
+                400,
+                "explanations_unavailable",
+                "this model was trained before explanations existed (its artifact has no "
+                "explainer.json): retrain it with this training image to use explain=true",
+            )
 
     def _execution_parameters(self) -> bytes:
         return json.dumps(
@@ -231,12 +278,10 @@ async def _send(send: Send, response: Response) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
-def _probabilities_wanted(attributes: str | None) -> bool:
-    """`probabilities=false` among the custom attributes (`;` or `,` separated) turns them off."""
-    if not attributes:
-        return True
-    for pair in attributes.replace(";", ",").split(","):
-        key, _, value = pair.partition("=")
-        if key.strip().lower() == "probabilities":
-            return value.strip().lower() not in ("false", "0", "no", "off")
-    return True
+def _out_of_range(row: int) -> RequestError:
+    return RequestError(
+        400,
+        "out_of_range",
+        f"row {row + 1}: the values are too large for the model "
+        "(standardizing or scoring them overflows a 64-bit float)",
+    )

@@ -24,6 +24,8 @@ SUMMARY_INTERVAL_ENV = "SAGESTACK_SUMMARY_INTERVAL_SECONDS"
 HOST_ENV = "SAGESTACK_BIND_HOST"
 # How long a worker's event loop may stop beating before the arbiter replaces the worker.
 WORKER_TIMEOUT_ENV = "SAGESTACK_WORKER_TIMEOUT_SECONDS"
+# The most rows one `explain=true` request may ask for (413 beyond).
+MAX_EXPLAINED_ROWS_ENV = "SAGESTACK_MAX_EXPLAINED_ROWS"
 # Set by the Pulumi program: copied into every summary line, where CloudWatch log metric
 # filters read them as the EndpointName and VariantName dimensions of the custom metrics.
 ENDPOINT_NAME_ENV = "SAGESTACK_ENDPOINT_NAME"
@@ -37,6 +39,11 @@ DEFAULT_SUMMARY_INTERVAL_SECONDS = 60.0
 # Whole seconds (gunicorn's unit). It also bounds one request's compute: a request that holds
 # a worker's loop this long is taken for a hang.
 DEFAULT_WORKER_TIMEOUT_SECONDS = 20
+# A tree model's row costs (features + 1) x 16 predictions to explain (inference/explain.py):
+# 100 rows of a 100-tree forest on 30 features take about 0.25 s here (onnxruntime), far
+# inside the worker timeout below and SageMaker's 60 s. Linear models could take far more;
+# one bound keeps the contract simple.
+DEFAULT_MAX_EXPLAINED_ROWS = 100
 # SageMaker's SAGEMAKER_CONTAINER_LOG_LEVEL uses Python's numeric levels (20 = INFO).
 LOG_LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR", "50": "CRITICAL"}
 
@@ -45,6 +52,8 @@ SCHEMA_FILE = "schema.json"
 PARAMETERS_FILE = "predictor.json"
 # Tree estimators converted for onnxruntime (training/onnx_export.py).
 TREES_FILE = "model.onnx"
+# Optional: an artifact without it serves predictions but no explanations.
+EXPLAINER_FILE = "explainer.json"
 
 
 class SettingsError(ValueError):
@@ -60,6 +69,7 @@ class ServerSettings:
     timeout_seconds: float
     worker_timeout_seconds: int
     max_payload_bytes: int
+    max_explained_rows: int
     summary_interval_seconds: float
     log_level: str
     # `endpoint` and `variant` for the summary line, when the deployment names them.
@@ -88,6 +98,9 @@ class ServerSettings:
             ),
             max_payload_bytes=_integer(
                 environ, MAX_PAYLOAD_ENV, DEFAULT_MAX_PAYLOAD_BYTES, 1, 1 << 31
+            ),
+            max_explained_rows=_integer(
+                environ, MAX_EXPLAINED_ROWS_ENV, DEFAULT_MAX_EXPLAINED_ROWS, 1, 100_000
             ),
             summary_interval_seconds=_number(
                 environ, SUMMARY_INTERVAL_ENV, DEFAULT_SUMMARY_INTERVAL_SECONDS

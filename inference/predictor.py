@@ -131,6 +131,10 @@ class Predictor:
         _check_rows(probabilities)
         return probabilities
 
+    def head(self, matrix: FloatArray) -> FloatArray:
+        """Class probabilities of already preprocessed rows (what the explainer samples)."""
+        return self._head(matrix)
+
     def labels(self, probabilities: FloatArray) -> NDArray[Any]:
         """The most probable class per row; with a tie tolerance (float32 trees), the first
         class within it of the best, the rule training checked on the held-out rows."""

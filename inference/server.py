@@ -34,6 +34,7 @@ from inference.app import App
 from inference.artifact import Artifact, ArtifactError, load_artifact
 from inference.codecs import Decoder
 from inference.environment import ServerSettings, SettingsError
+from inference.explain import check_explainer, load_explainer
 from inference.predictor import Batch, compile_predictor, self_check
 from inference.protocol import SageMakerProtocol
 
@@ -64,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         artifact = load_artifact(settings.model_dir)
         predictor = compile_predictor(artifact)
         self_check(predictor, artifact.schema, _sample_batch(artifact))
+        explainer = load_explainer(artifact, predictor.head)
+        if explainer is not None:
+            check_explainer(explainer, predictor, _sample_batch(artifact))
     except ArtifactError as error:
         log.error("cannot start: %s", error)
         return EXIT_START_FAILED
@@ -81,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model loaded and checked",
         extra={
             "predictor": predictor.description,
+            "explanations": None if explainer is None else explainer.space,
             "features": len(artifact.schema.features),
             "classes": len(artifact.schema.classes),
             "load_seconds": round(time.monotonic() - started, 3),
@@ -88,7 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "workers": settings.workers,
         },
     )
-    app = App(predictor, artifact.schema, settings.max_payload_bytes)
+    app = App(
+        predictor,
+        artifact.schema,
+        settings.max_payload_bytes,
+        explainer=explainer,
+        max_explained_rows=settings.max_explained_rows,
+    )
     return _serve(settings, app, listener)
 
 

@@ -37,6 +37,8 @@ from sagestack.processes import REPO, container_path, stop_group
 RUNS_DIR = REPO / ".sagestack" / "runs"
 SHOWN_PREDICTIONS = 5
 TIMED_REQUESTS = 200
+# The held-out row's largest contributions shown.
+SHOWN_CONTRIBUTIONS = 3
 
 
 class LocalError(Exception):
@@ -228,6 +230,19 @@ def _print_evaluation(report: dict[str, Any]) -> None:
         shown = "-" if value is None else f"{value:.4f}"
         print(f"  {name:<10} {shown:>8} {'' if bar is None else f'{bar:.4f}':>8}{mark}")
     print(f"  ({test['rows']} held-out rows; trained in {report['training_seconds']:.2f} s)")
+    _print_importance(report)
+
+
+def _print_importance(report: dict[str, Any]) -> None:
+    """The top features by permutation importance (training's evaluation.json)."""
+    explanations = report.get("explanations") or {}
+    importance = explanations.get("permutation_importance")
+    if not importance:
+        return
+    by_name = {entry["feature"]: entry for entry in importance["features"]}
+    print(f"\n  top features (log loss increase when shuffled, {importance['rows']} test rows)")
+    for entry in (by_name[name] for name in explanations["top_features"]):
+        print(f"  {entry['feature']:<28} {entry['mean']:>9.4f} +- {entry['std']:.4f}")
 
 
 def _pack(model_dir: Path, archive: Path) -> Path:
@@ -317,6 +332,7 @@ def _check_endpoint(port: int, test: dict[str, Any], report: dict[str, Any]) -> 
     if abs(accuracy - expected) > 1e-9:
         raise LocalError("the endpoint's predictions differ from the training report's")
     rows = body.splitlines()
+    _print_explanation(connection, rows[0])
     latencies = []
     for index in range(TIMED_REQUESTS):
         started = time.perf_counter()
@@ -348,6 +364,31 @@ def _check_monitoring(
     except MonitorCheckError as error:
         raise LocalError(str(error)) from None
     print("\n".join(lines))
+
+
+def _print_explanation(connection: http.client.HTTPConnection, row: str) -> None:
+    """The first held-out row's largest contributions, as the endpoint explains them."""
+    connection.request(
+        "POST",
+        "/invocations",
+        row,
+        {"Content-Type": "text/csv", "X-Amzn-SageMaker-Custom-Attributes": "explain=true"},
+    )
+    response = connection.getresponse()
+    payload = response.read()
+    if response.status != 200:
+        raise LocalError(f"the endpoint answered {response.status} to explain=true: {payload!r}")
+    explanation = json.loads(payload)["predictions"][0]["explanation"]
+    contributions = explanation["contributions"]
+    top = sorted(contributions.items(), key=lambda item: -abs(item[1]))[:SHOWN_CONTRIBUTIONS]
+    print(
+        f"\n  row 1 explained ({explanation['space']} of class {explanation['class']!s}): base "
+        f"value {explanation['base_value']:.4f} + contributions = "
+        f"{explanation['base_value'] + sum(contributions.values()):.4f}; the largest:"
+    )
+    for name, value in top:
+        print(f"  {name:<28} {value:>+9.4f}")
+    print()
 
 
 def _csv_cell(value: Any) -> str:

@@ -11,7 +11,11 @@ model back. This checks, and says what it checked:
 3. the model artifact (`model_data_url`) holds a schema with sample rows and the predictions
    training made for them;
 4. invoking the endpoint with those rows returns one well-formed prediction per row, with
-   the same labels.
+   the same labels;
+5. asked with `explain=true`, it explains the first sample row: one contribution per feature,
+   adding up with the base value to the row's score (checked against the probability it
+   served; a multinomial class score cannot be, and is said so), and it passes the other
+   custom attributes back.
 Exit status: 0 all good, 1 a check failed, 2 the outputs cannot be used. boto3 takes
 credentials, region and endpoint (`AWS_ENDPOINT_URL`) from the usual places.
 """
@@ -34,6 +38,9 @@ SCHEMA_MEMBER = "schema.json"
 # A model artifact's schema is small; anything bigger is not ours.
 MAX_SCHEMA_BYTES = 16 << 20
 PROBABILITY_TOLERANCE = 1e-6
+# Sent beside explain=true; the endpoint must pass it back (SageMaker returns what it echoes).
+EXPLAIN_ATTRIBUTES = "explain=true;sagestack-verify=1"
+PASSED_BACK = "sagestack-verify=1"
 
 
 class VerificationError(Exception):
@@ -125,6 +132,55 @@ def check_predictions(body: bytes, expected: Sequence[Any]) -> None:
                 raise VerificationError(f"row {row}: probabilities sum to {total}, not 1")
 
 
+def check_explanation(
+    body: bytes, features: Sequence[str], classes: Sequence[Any], passed_back: str | None
+) -> str:
+    """One explained row whose contributions add up to its served probability; returns the
+    line to print."""
+    try:
+        prediction = json.loads(body)["predictions"][0]
+        explanation = prediction["explanation"]
+        probabilities = prediction["probabilities"]
+        contributions = explanation["contributions"]
+        total = float(explanation["base_value"]) + sum(map(float, contributions.values()))
+        space, label = explanation["space"], explanation["class"]
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise VerificationError(
+            f"asked to explain, the endpoint answered without an explanation: {body[:200]!r}"
+        ) from None
+    if list(contributions) != list(features):
+        raise VerificationError(
+            f"the explanation's features {list(contributions)} are not the schema's {features}"
+        )
+    if passed_back != PASSED_BACK:
+        raise VerificationError(
+            f"the endpoint passed back custom attributes {passed_back!r}, not {PASSED_BACK!r}"
+        )
+    if str(label) not in probabilities or label not in classes:
+        raise VerificationError(f"the explanation is for {label!r}, not one of the classes")
+    served = float(probabilities[str(label)])
+    if space == "class_score":
+        return (
+            f"ok    the endpoint explains a row over its {len(features)} features (a class "
+            "score's sum cannot be checked against probabilities; the server checks it at start)"
+        )
+    if space == "log_odds":
+        shown = 1.0 / (1.0 + math.exp(-total)) if total > -700 else 0.0
+    elif space == "probability":
+        shown = total
+    else:
+        raise VerificationError(f"the explanation's space {space!r} is not one this tool knows")
+    if not math.isclose(shown, served, abs_tol=PROBABILITY_TOLERANCE):
+        raise VerificationError(
+            f"the explanation does not add up: base_value + contributions gives {shown!r} "
+            f"({space}), the endpoint served probability {served!r} for {label!r}"
+        )
+    return (
+        f"ok    the endpoint explains a row over its {len(features)} features, adding up to "
+        f"its served probability ({space})"
+    )
+
+
 def verify(outputs: StackOutputs, say: Any = print) -> None:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
@@ -155,10 +211,12 @@ def verify(outputs: StackOutputs, say: Any = print) -> None:
             .get_object(Bucket=bucket, Key=key)["Body"]
             .read()
         )
-        rows, labels = sample_request(read_schema(archive))
+        schema = read_schema(archive)
+        rows, labels = sample_request(schema)
         say(f"ok    the model artifact holds {len(rows)} sample rows and their predictions")
 
-        answer = boto3.client("sagemaker-runtime", region_name=outputs.region).invoke_endpoint(
+        runtime = boto3.client("sagemaker-runtime", region_name=outputs.region)
+        answer = runtime.invoke_endpoint(
             EndpointName=outputs.endpoint_name,
             ContentType="application/json",
             Accept="application/json",
@@ -166,6 +224,23 @@ def verify(outputs: StackOutputs, say: Any = print) -> None:
         )
         check_predictions(answer["Body"].read(), labels)
         say(f"ok    the endpoint predicts the same {len(labels)} labels as training did")
+
+        explained = runtime.invoke_endpoint(
+            EndpointName=outputs.endpoint_name,
+            ContentType="application/json",
+            Accept="application/json",
+            CustomAttributes=EXPLAIN_ATTRIBUTES,
+            Body=json.dumps({"instances": rows[:1]}).encode("utf-8"),
+        )
+        features = [str(feature.get("name")) for feature in schema.get("features") or []]
+        say(
+            check_explanation(
+                explained["Body"].read(),
+                features,
+                schema.get("classes") or [],
+                explained.get("CustomAttributes"),
+            )
+        )
     except (ClientError, BotoCoreError) as error:
         raise VerificationError(f"AWS refused: {error}") from None
 

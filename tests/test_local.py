@@ -60,11 +60,19 @@ def test_the_whole_pipeline_once(tmp_path: Path) -> None:
     assert shifted in output
     report_path = output.split("  report: ")[1].split()[0]
     assert Path(report_path).is_file()
+    # The five most important features, then the first held-out row's three largest
+    # contributions, whose stated total is the sum of base value and contributions.
+    importance = output.split("top features (log loss increase when shuffled")[1]
+    assert len([line for line in importance.splitlines()[1:6] if " +- " in line]) == 5
+    why = output.split("row 1 explained (")[1].splitlines()
+    assert why[0].startswith("log_odds of class 1): base value ")
+    assert all(line.split()[-1][0] in "+-" for line in why[1:4])
     assert f"http://127.0.0.1:{port}/invocations" in output
     (run,) = (tmp_path / "runs").iterdir()
     assert (run / "model.tar.gz").is_file()
     assert sorted(p.name for p in (run / "hosting" / "model").iterdir()) == [
         "evaluation.json",
+        "explainer.json",
         "model.joblib",
         "predictor.json",
         "schema.json",

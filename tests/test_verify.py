@@ -25,7 +25,7 @@ import pytest
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from sagestack.layout import TrainingJobLayout
-from sagestack.verify import parse_outputs, read_schema, sample_request
+from sagestack.verify import EXPLAIN_ATTRIBUTES, parse_outputs, read_schema, sample_request
 from tests.conftest import REPO, SAMPLE_DATASET
 from tests.inference.conftest import start_server
 from tests.training.support import run_train
@@ -57,22 +57,46 @@ def archive(trained: Path) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class Served:
+    """Our inference server's answers to the two requests verify sends."""
+
+    predictions: bytes
+    explained: bytes
+    # The custom attributes the server set on its explained answer.
+    passed_back: str | None
+
+
 @pytest.fixture(scope="module")
-def served_answer(trained: Path, archive: bytes) -> bytes:
-    """Our inference server's answer to the request verify sends: the sample rows as JSON."""
+def served(trained: Path, archive: bytes) -> Served:
     rows, _ = sample_request(read_schema(archive))
     server = start_server(trained.parent)
+    answers = []
     try:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{server.port}/invocations",
-            data=json.dumps({"instances": rows}).encode(),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            body: bytes = response.read()
+        for body, attributes in (
+            ({"instances": rows}, None),
+            ({"instances": rows[:1]}, EXPLAIN_ATTRIBUTES),
+        ):
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
+            if attributes is not None:
+                headers["X-Amzn-SageMaker-Custom-Attributes"] = attributes
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{server.port}/invocations",
+                data=json.dumps(body).encode(),
+                headers=headers,
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answers.append(
+                    (response.read(), response.headers.get("X-Amzn-SageMaker-Custom-Attributes"))
+                )
     finally:
         server.close()
-    return body
+    return Served(answers[0][0], answers[1][0], answers[1][1])
+
+
+@pytest.fixture(scope="module")
+def served_answer(served: Served) -> bytes:
+    return served.predictions
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +122,16 @@ class Deployment:
             aws_secret_access_key="testing",
         )
 
-    def queue_answer(self, body: bytes) -> None:
-        """What the next new invocation returns (moto's canned-results API)."""
-        document = {
-            "region": REGION,
-            "results": [{"Body": body.decode(), "ContentType": "application/json"}],
-        }
+    def queue_answer(self, body: bytes, *more: tuple[bytes, str | None]) -> None:
+        """What the next new invocations return (moto's canned-results API): `body`, then
+        each of `more` with the custom attributes the endpoint set on it."""
+        results: list[dict[str, str]] = [{"Body": body.decode(), "ContentType": "application/json"}]
+        for extra, attributes in more:
+            result = {"Body": extra.decode(), "ContentType": "application/json"}
+            if attributes is not None:
+                result["CustomAttributes"] = attributes
+            results.append(result)
+        document = {"region": REGION, "results": results}
         request = urllib.request.Request(
             f"{self.url}/moto-api/static/sagemaker/endpoint-results",
             data=json.dumps(document).encode(),
@@ -182,19 +210,56 @@ def deployed(aws: str, archive: bytes) -> Deployment:
 
 
 def test_a_healthy_deployment_verifies(
-    deployed: Deployment, archive: bytes, served_answer: bytes
+    deployed: Deployment, archive: bytes, served: Served
 ) -> None:
-    deployed.queue_answer(served_answer)
+    assert served.passed_back == "sagestack-verify=1"
+    deployed.queue_answer(served.predictions, (served.explained, served.passed_back))
     result = deployed.verify()
     assert result.returncode == 0, result.stderr
-    rows, _ = sample_request(read_schema(archive))
+    schema = read_schema(archive)
+    rows, _ = sample_request(schema)
     assert result.stdout.splitlines() == [
         f"ok    endpoint {ENDPOINT} is InService",
         f"ok    it runs this deployment's configuration {CONFIG}",
         f"ok    the model artifact holds {len(rows)} sample rows and their predictions",
         f"ok    the endpoint predicts the same {len(rows)} labels as training did",
+        f"ok    the endpoint explains a row over its {len(schema['features'])} features, "
+        "adding up to its served probability (log_odds)",
         f"verified: {ENDPOINT} serves the model this deployment trained",
     ]
+
+
+def _tampered(served: Served, change: Any) -> bytes:
+    answer = json.loads(served.explained)
+    change(answer["predictions"][0])
+    return json.dumps(answer).encode()
+
+
+def _shift_first_contribution(prediction: dict[str, Any]) -> None:
+    contributions = prediction["explanation"]["contributions"]
+    contributions[next(iter(contributions))] += 0.5
+
+
+@pytest.mark.parametrize(
+    ("change", "attributes", "message"),
+    [
+        (_shift_first_contribution, "sagestack-verify=1", "the explanation does not add up"),
+        (lambda p: p.pop("explanation"), "sagestack-verify=1", "without an explanation"),
+        (
+            lambda p: p["explanation"]["contributions"].popitem(),
+            "sagestack-verify=1",
+            "are not the schema's",
+        ),
+        (lambda p: None, None, "passed back custom attributes None"),
+    ],
+)
+def test_an_explanation_that_does_not_hold_fails(
+    deployed: Deployment, served: Served, change: Any, attributes: str | None, message: str
+) -> None:
+    deployed.queue_answer(served.predictions, (_tampered(served, change), attributes))
+    result = deployed.verify()
+    assert result.returncode == 1
+    assert message in result.stderr
 
 
 def test_a_rolled_back_endpoint_fails(deployed: Deployment) -> None:

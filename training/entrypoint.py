@@ -49,6 +49,8 @@ from training.data import read_channel
 from training.environment import (
     CONFUSION_MATRIX_FILE,
     EVALUATION_FILE,
+    EXPLAINER_FILE,
+    FEATURE_IMPORTANCE_FILE,
     KNOWN_CHANNELS,
     MODEL_FILE,
     PARAMETERS_FILE,
@@ -68,6 +70,7 @@ from training.errors import (
     TrainingStopped,
 )
 from training.evaluation import SplitEvaluation, evaluate, quality_failures
+from training.explain import explainer_parameters, global_explanations
 from training.export import predictor_parameters
 from training.hyperparameters import Hyperparameters, parse_hyperparameters
 from training.metric_lines import format_metric_line
@@ -192,6 +195,14 @@ def run(paths: TrainingPaths) -> TrainingResult:
         failures,
     )
     report["serving"] = None if trees is None else trees.report
+    explain_started = time.monotonic()
+    report["explanations"] = global_explanations(
+        pipeline, spec, test_data.features, test_data.labels, classes, hp.seed
+    )
+    explainer = explainer_parameters(pipeline, train_data.features, hp.seed)
+    # Global and per-row parts together: what explanations add to a training job.
+    report["explanations"]["seconds"] = round(time.monotonic() - explain_started, 3)
+    log.info("explanations computed in %.2f s", report["explanations"]["seconds"])
     plotting.join()
     _write_output_data(paths, report, test, classes, positive_class)
     if failures:
@@ -215,6 +226,7 @@ def run(paths: TrainingPaths) -> TrainingResult:
         SCHEMA_FILE: write_json(schema),
         PARAMETERS_FILE: write_json(predictor_parameters(pipeline, spec, trees)),
         EVALUATION_FILE: write_json(report),
+        EXPLAINER_FILE: write_json(explainer),
     }
     if trees is not None:
         files[TREES_FILE] = write_bytes(trees.model)
@@ -418,6 +430,10 @@ def _write_output_data(
     write_file_atomically(
         directory / CONFUSION_MATRIX_FILE,
         lambda path: plots.plot_confusion_matrix(test, classes, path),
+    )
+    write_file_atomically(
+        directory / FEATURE_IMPORTANCE_FILE,
+        lambda path: plots.plot_feature_importance(report["explanations"], path),
     )
 
 

@@ -28,6 +28,9 @@ TREES_FILE = "model.onnx"
 EVALUATION_FILE = "evaluation.json"
 ROC_CURVE_FILE = "roc_curve.png"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
+FEATURE_IMPORTANCE_FILE = "feature_importance.png"
+# Per-row explanation parameters (training/explain.py); an artifact without it still serves.
+EXPLAINER_FILE = "explainer.json"
 
 # SageMaker shows this many characters of output/failure as the job's FailureReason.
 FAILURE_REASON_LIMIT = 1024

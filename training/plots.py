@@ -1,4 +1,4 @@
-"""PNG plots of an evaluation: the ROC curve(s) and the confusion matrix.
+"""PNG plots of an evaluation: the ROC curve(s), the confusion matrix, feature importance.
 
 Figures are built with matplotlib's object API (no pyplot), so no display or global state is
 involved and a headless container needs nothing more.
@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
 from training.evaluation import SplitEvaluation
+from training.explain import PLOTTED_FEATURES
 
 _DPI = 100
 
@@ -70,6 +71,30 @@ def plot_confusion_matrix(evaluation: SplitEvaluation, classes: list[Any], path:
             value = matrix[row, column]
             colour = "white" if value > threshold else "black"
             axes.text(column, row, str(value), ha="center", va="center", color=colour)
+    _save(figure, path)
+
+
+def plot_feature_importance(explanations: dict[str, Any], path: Path) -> None:
+    """The most important features by permutation importance, largest on top, with the
+    spread over the repeats as error bars."""
+    importance = explanations["permutation_importance"]
+    shown = importance["features"][:PLOTTED_FEATURES][::-1]
+    figure = Figure(figsize=(6, max(2.5, 0.3 * len(shown) + 1.2)), dpi=_DPI)
+    axes = figure.add_subplot()
+    positions = range(len(shown))
+    axes.barh(
+        positions,
+        [entry["mean"] for entry in shown],
+        xerr=[entry["std"] for entry in shown],
+        color="tab:blue",
+    )
+    axes.axvline(0, color="grey", linewidth=1)
+    axes.set(
+        yticks=positions,
+        yticklabels=[entry["feature"] for entry in shown],
+        xlabel="Increase in log loss when shuffled",
+        title=f"Permutation importance ({importance['split']}, {importance['rows']} rows)",
+    )
     _save(figure, path)
 
 

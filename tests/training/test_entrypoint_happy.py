@@ -30,13 +30,15 @@ def test_binary_sample_dataset_without_test_channel(tmp_path: Path) -> None:
     assert run.failure is None
     assert run.model_files == [
         "evaluation.json",
+        "explainer.json",
         "model.joblib",
         "predictor.json",
         "schema.json",
     ]
     produced = sorted(path.name for path in layout.output_data_dir.iterdir())
-    assert produced == ["confusion_matrix.png", "evaluation.json", "roc_curve.png"]
-    for png in ("confusion_matrix.png", "roc_curve.png"):
+    pngs = ["confusion_matrix.png", "feature_importance.png", "roc_curve.png"]
+    assert produced == sorted([*pngs, "evaluation.json"])
+    for png in pngs:
         assert (layout.output_data_dir / png).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
     metrics = run.metrics()
@@ -246,6 +248,8 @@ def test_same_seed_same_model_and_module_entry_without_argument(tmp_path: Path) 
     first, second = (run.evaluation() for run in runs)
     for report in (first, second):
         report.pop("training_seconds")
+        report["explanations"].pop("seconds")
+    # Permutation importance included: it is seeded.
     assert first == second
     assert runs[0].schema()["sample"] == runs[1].schema()["sample"]
 
