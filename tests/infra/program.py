@@ -64,6 +64,8 @@ class Registration:
     delete_before_replace: bool
     dependencies: list[str]
     custom_timeouts: dict[str, str]
+    # The alias specs sent (name, type, parentUrn; empty means "the same as now").
+    aliases: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -209,6 +211,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                         )
                         if v
                     },
+                    aliases=[
+                        {
+                            "urn": alias.urn,
+                            "name": alias.spec.name,
+                            "type": alias.spec.type,
+                            "parentUrn": alias.spec.parentUrn,
+                        }
+                        for alias in request.aliases
+                    ],
                 )
             )
         return response
