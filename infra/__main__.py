@@ -17,6 +17,7 @@ from infra.dataset import Dataset, DatasetArgs
 from infra.encryption import Encryption, EncryptionArgs
 from infra.iam import ExecutionRole, ExecutionRoleArgs
 from infra.images import Images, ImagesArgs
+from infra.model_monitor import ModelMonitor, ModelMonitorArgs
 from infra.monitoring import EndpointAlarms, EndpointAlarmsArgs
 from infra.naming import endpoint_name, resource_tags, sagemaker_prefix, training_job_prefix
 from infra.notifications import Notifications, NotificationsArgs
@@ -130,7 +131,7 @@ monitoring = EndpointAlarms(
         account=account,
         endpoint_name=endpoint,
         variant_name=VARIANT_NAME,
-        alarms=AlarmConfig.from_stack(config),
+        alarms=AlarmConfig.from_stack(config, stack),
         topic_arn=notifications.topic_arn,
         log_retention_days=config.log_retention_days,
         tags=tags,
@@ -164,6 +165,33 @@ serving = Serving(
         tags=tags,
     ),
 )
+if config.model_monitoring:
+    ModelMonitor(
+        "model-monitor",
+        ModelMonitorArgs(
+            account=account,
+            project=project,
+            stack=stack,
+            endpoint_name=endpoint,
+            variant_name=VARIANT_NAME,
+            schedule=config.monitor_schedule,
+            window_minutes=config.monitor_window_minutes,
+            instance_type=config.monitor_instance_type,
+            ground_truth=config.monitor_ground_truth,
+            image_uri=images.training_image_uri,
+            training_repository_arn=images.training_repository_arn,
+            model_data_url=training.model_data_url,
+            capture_bucket=storage.capture.name,
+            capture_bucket_arn=storage.capture.arn,
+            artifacts_bucket=storage.artifacts.name,
+            artifacts_bucket_arn=storage.artifacts.arn,
+            kms_key_arn=encryption.key_arn,
+            retrain_alarm_arns=monitoring.retrain_alarm_arns,
+            github_repository=config.monitor_github_repository,
+            github_token_secret=config.monitor_github_token_secret,
+            tags=tags,
+        ),
+    )
 if config.autoscaling:
     Autoscaling(
         "autoscaling",

@@ -23,6 +23,19 @@ Comparison = Literal["GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "L
 MissingData = Literal["notBreaching", "breaching", "missing", "ignore"]
 
 
+# The monitoring job's metrics (inference/monitoring/metrics.py on the `monitor` branch), in
+# CUSTOM_NAMESPACE with the same EndpointName/VariantName dimensions.
+DATASET_DRIFT_METRIC = "DatasetDrift"
+QUALITY_BELOW_BAR_METRIC = "QualityBelowBar"
+ROWS_MONITORED_METRIC = "RowsMonitored"
+# Windows without a RowsMonitored point before the "monitor is silent" alarm fires.
+SILENT_WINDOWS = 3
+
+
+def retrain_command(stack: str) -> str:
+    return f"gh workflow run retrain.yml -f stack={stack}"
+
+
 def microseconds(milliseconds: int) -> int:
     """SageMaker reports ModelLatency and OverheadLatency in microseconds."""
     return milliseconds * 1000
@@ -44,10 +57,20 @@ class AlarmConfig:
     disk_percent: int
     no_traffic_minutes: int
     schema_violations: int
+    # The scheduled monitoring job (stacks that capture): its window, and whether it has labels.
+    model_monitoring: bool = False
+    monitor_window_minutes: int = 60
+    monitor_ground_truth: bool = False
+    # What a drift or quality alarm tells the reader to run (names the stack).
+    retrain_command: str = ""
 
     @classmethod
-    def from_stack(cls, config: StackConfig) -> AlarmConfig:
+    def from_stack(cls, config: StackConfig, stack: str = "<stack>") -> AlarmConfig:
         return cls(
+            model_monitoring=config.model_monitoring,
+            monitor_window_minutes=config.monitor_window_minutes,
+            monitor_ground_truth=config.monitor_ground_truth,
+            retrain_command=retrain_command(stack),
             serverless=config.serverless,
             period_seconds=config.alarm_period_seconds,
             evaluation_periods=config.alarm_evaluation_periods,
@@ -98,6 +121,8 @@ class AlarmSpec:
     queries: tuple[MetricQuery, ...] = ()
     # A blue/green update watches this alarm and rolls back when it fires.
     rollback: bool = False
+    # The model needs newer data: the GitHub loop (if configured) opens a retraining PR.
+    retrain: bool = False
 
     @property
     def metrics_read(self) -> int:
@@ -255,4 +280,68 @@ def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> l
                 treat_missing_data="breaching",
             )
         )
+    if config.model_monitoring:
+        specs += _model_alarms(config, dimensions, f"{endpoint_name}/{variant_name}")
+    return specs
+
+
+def _model_alarms(config: AlarmConfig, dimensions: dict[str, str], where: str) -> list[AlarmSpec]:
+    """Drift and live quality, from the monitoring job's one point per window."""
+    # One point per window: the alarm's period is the window (CloudWatch allows up to a day).
+    window = config.monitor_window_minutes * 60
+    todo = (
+        "See the report under monitoring/ in the artifacts bucket; to retrain on newer data: "
+        + config.retrain_command
+    )
+
+    def judged(key: str, metric_name: str, what: str) -> AlarmSpec:
+        return AlarmSpec(
+            key=key,
+            description=f"{where}: {what}. {todo}",
+            namespace=CUSTOM_NAMESPACE,
+            metric_name=metric_name,
+            statistic="Maximum",
+            period=window,
+            evaluation_periods=1,
+            dimensions=dimensions,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            # A window with too few rows puts no drift or quality point: not a breach (the
+            # monitoring job's verdict is "insufficient data").
+            treat_missing_data="notBreaching",
+            retrain=True,
+        )
+
+    specs = [
+        judged(
+            "data-drift",
+            DATASET_DRIFT_METRIC,
+            "the captured traffic drifted from the training data",
+        )
+    ]
+    if config.monitor_ground_truth:
+        specs.append(
+            judged(
+                "live-quality", QUALITY_BELOW_BAR_METRIC, "live quality fell under the stack's bar"
+            )
+        )
+    specs.append(
+        AlarmSpec(
+            key="monitor-silent",
+            description=(
+                f"{where}: no monitoring result for {SILENT_WINDOWS} windows: the scheduled "
+                "job is failing or not running (see its CloudWatch logs, "
+                "/aws/sagemaker/ProcessingJobs)"
+            ),
+            namespace=CUSTOM_NAMESPACE,
+            metric_name=ROWS_MONITORED_METRIC,
+            statistic="SampleCount",
+            period=window,
+            evaluation_periods=SILENT_WINDOWS,
+            dimensions=dimensions,
+            comparison_operator="LessThanThreshold",
+            threshold=1,
+            treat_missing_data="breaching",
+        )
+    )
     return specs

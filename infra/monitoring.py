@@ -184,6 +184,8 @@ class EndpointAlarmsArgs:
 class EndpointAlarms(pulumi.ComponentResource):
     # The alarms a blue/green update watches, and rolls back on.
     rollback_alarm_names: pulumi.Output[list[str]]
+    # The drift and quality alarms: the loop back to training listens to these.
+    retrain_alarm_arns: pulumi.Output[list[str]]
     endpoint_log_group: aws.cloudwatch.LogGroup
     dashboard_url: pulumi.Output[str]
 
@@ -251,6 +253,9 @@ class EndpointAlarms(pulumi.ComponentResource):
         self.rollback_alarm_names = pulumi.Output.all(
             *(alarm.name for spec, alarm in alarms if spec.rollback)
         ).apply(lambda names: [str(n) for n in names])
+        self.retrain_alarm_arns = pulumi.Output.all(
+            *(alarm.arn for spec, alarm in alarms if spec.retrain)
+        ).apply(lambda arns: [str(a) for a in arns])
         self.dashboard_url = pulumi.Output.all(args.account.region, dashboard.dashboard_name).apply(
             lambda values: dashboard_url(values[0], values[1])
         )

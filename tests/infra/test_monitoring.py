@@ -35,8 +35,12 @@ def _alarms(graph: Graph) -> dict[str, Registration]:
 def test_alarms_per_stack(graphs: dict[str, Graph]) -> None:
     instances = ["cpu", "memory", "disk"]
     assert sorted(_alarms(graphs["dev"])) == sorted(COMMON_ALARMS)
-    assert sorted(_alarms(graphs["staging"])) == sorted([*COMMON_ALARMS, *instances])
-    assert sorted(_alarms(graphs["prod"])) == sorted([*COMMON_ALARMS, *instances, "no-traffic"])
+    # staging and prod capture traffic: the monitoring job's drift alarm, and its watchdog.
+    monitored = ["data-drift", "monitor-silent"]
+    assert sorted(_alarms(graphs["staging"])) == sorted([*COMMON_ALARMS, *instances, *monitored])
+    assert sorted(_alarms(graphs["prod"])) == sorted(
+        [*COMMON_ALARMS, *instances, "no-traffic", *monitored]
+    )
 
 
 def test_every_alarm_watches_the_variant_and_notifies_both_ways(graphs: dict[str, Graph]) -> None:
