@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from infra import model_monitor
-from infra.alarm_specs import AlarmConfig, alarm_specs
+from infra.alarm_specs import (
+    DATASET_DRIFT_METRIC,
+    QUALITY_BELOW_BAR_METRIC,
+    ROWS_MONITORED_METRIC,
+    AlarmConfig,
+    alarm_specs,
+)
 from infra.config import ConfigError, parse_config
 from infra.model_monitor import (
     CREATE_PROCESSING_JOB_TARGET,
@@ -221,8 +227,9 @@ def test_drift_alarms_are_specs_like_the_others() -> None:
 
 
 def test_the_names_shared_with_the_monitor_command_match_its_contract() -> None:
-    # The `monitor` command's interface lives on its own branch until it lands on main.
-    contract = pytest.importorskip("inference.monitoring.contract")
+    from inference.monitoring import contract
+    from inference.monitoring.metrics import metric_values
+
     base = "/opt/ml/"
     assert base + str(contract.CAPTURE_INPUT) == model_monitor.CAPTURE_INPUT
     assert base + str(contract.MODEL_INPUT) == model_monitor.MODEL_INPUT
@@ -233,3 +240,18 @@ def test_the_names_shared_with_the_monitor_command_match_its_contract() -> None:
     assert model_monitor.ENDPOINT_NAME_ENV == contract.ENDPOINT_NAME_ENV
     assert model_monitor.VARIANT_NAME_ENV == contract.VARIANT_NAME_ENV
     assert contract.METRIC_NAMESPACE == "sagestack"
+    # The metrics the alarms read are the ones a judged window with labels puts.
+    window = {
+        "rows": 600,
+        "read": {"problems": {"corrupt": 0}},
+        "verdict": "drift",
+        "drifted_features": 2,
+        "max_feature_psi": 0.4,
+        "dataset_drift": True,
+        "prediction_drift": {"js_distance": 0.2},
+        "quality": {"status": "judged", "rows": 200, "failures": ["f1"], "metrics": {"f1": 0.5}},
+    }
+    values = metric_values(window)
+    assert values[DATASET_DRIFT_METRIC] == 1
+    assert values[QUALITY_BELOW_BAR_METRIC] == 1
+    assert ROWS_MONITORED_METRIC in values
