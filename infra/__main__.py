@@ -10,14 +10,17 @@ from __future__ import annotations
 import pulumi
 
 from infra.account import lookup_account
+from infra.alarm_specs import AlarmConfig
 from infra.autoscaling import Autoscaling, AutoscalingArgs
 from infra.config import load_from_pulumi
 from infra.dataset import Dataset, DatasetArgs
 from infra.encryption import Encryption, EncryptionArgs
 from infra.iam import ExecutionRole, ExecutionRoleArgs
 from infra.images import Images, ImagesArgs
-from infra.monitoring import Monitoring, MonitoringArgs
+from infra.model_monitor import ModelMonitor, ModelMonitorArgs
+from infra.monitoring import EndpointAlarms, EndpointAlarmsArgs
 from infra.naming import endpoint_name, resource_tags, sagemaker_prefix, training_job_prefix
+from infra.notifications import Notifications, NotificationsArgs
 from infra.outputs import invoke_command
 from infra.serving import VARIANT_NAME, DeploymentPolicy, Serving, ServingArgs
 from infra.storage import Storage, StorageArgs
@@ -110,30 +113,27 @@ training = TrainingJob(
         tags=tags,
     ),
 )
-monitoring = Monitoring(
+notifications = Notifications(
     "monitoring",
-    MonitoringArgs(
+    NotificationsArgs(
         account=account,
-        endpoint_name=endpoint,
-        variant_name=VARIANT_NAME,
-        serverless=config.serverless,
         training_job_prefix=training_job_prefix(project, stack),
         kms_key_arn=encryption.key_arn,
         emails=config.alarm_emails,
         https_url=config.alarm_https_url,
-        period_seconds=config.alarm_period_seconds,
-        evaluation_periods=config.alarm_evaluation_periods,
-        errors_5xx=config.alarm_5xx_errors,
-        rate_4xx_percent=config.alarm_4xx_rate_percent,
-        model_latency_p99_ms=config.alarm_model_latency_p99_ms,
-        overhead_latency_p99_ms=config.alarm_overhead_latency_p99_ms,
-        cpu_utilization=config.alarm_cpu_utilization,
-        memory_percent=config.alarm_memory_percent,
-        disk_percent=config.alarm_disk_percent,
-        no_traffic_minutes=config.alarm_no_traffic_minutes,
-        schema_violations=config.alarm_schema_violations,
-        log_retention_days=config.log_retention_days,
         training_log_group_retention_days=config.training_log_group_retention_days,
+        tags=tags,
+    ),
+)
+monitoring = EndpointAlarms(
+    "monitoring",
+    EndpointAlarmsArgs(
+        account=account,
+        endpoint_name=endpoint,
+        variant_name=VARIANT_NAME,
+        alarms=AlarmConfig.from_stack(config, stack),
+        topic_arn=notifications.topic_arn,
+        log_retention_days=config.log_retention_days,
         tags=tags,
     ),
 )
@@ -165,6 +165,33 @@ serving = Serving(
         tags=tags,
     ),
 )
+if config.model_monitoring:
+    ModelMonitor(
+        "model-monitor",
+        ModelMonitorArgs(
+            account=account,
+            project=project,
+            stack=stack,
+            endpoint_name=endpoint,
+            variant_name=VARIANT_NAME,
+            schedule=config.monitor_schedule,
+            window_minutes=config.monitor_window_minutes,
+            instance_type=config.monitor_instance_type,
+            ground_truth=config.monitor_ground_truth,
+            image_uri=images.training_image_uri,
+            training_repository_arn=images.training_repository_arn,
+            model_data_url=training.model_data_url,
+            capture_bucket=storage.capture.name,
+            capture_bucket_arn=storage.capture.arn,
+            artifacts_bucket=storage.artifacts.name,
+            artifacts_bucket_arn=storage.artifacts.arn,
+            kms_key_arn=encryption.key_arn,
+            retrain_alarm_arns=monitoring.retrain_alarm_arns,
+            github_repository=config.monitor_github_repository,
+            github_token_secret=config.monitor_github_token_secret,
+            tags=tags,
+        ),
+    )
 if config.autoscaling:
     Autoscaling(
         "autoscaling",
@@ -192,7 +219,7 @@ pulumi.export("training_image_uri", images.training_image_uri)
 pulumi.export("inference_image_uri", images.inference_image_uri)
 pulumi.export("region", account.region)
 pulumi.export("endpoint_config_name", serving.endpoint_config_name)
-pulumi.export("alarm_topic_arn", monitoring.topic_arn)
+pulumi.export("alarm_topic_arn", notifications.topic_arn)
 pulumi.export("dashboard_url", monitoring.dashboard_url)
 pulumi.export(
     "invoke_command",

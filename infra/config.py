@@ -109,6 +109,12 @@ class StackConfig:
     autoscaling_scale_in_cooldown_seconds: int
     autoscaling_scale_out_cooldown_seconds: int
     monthly_budget_usd: int
+    monitor_schedule: str
+    monitor_window_minutes: int
+    monitor_instance_type: str
+    monitor_ground_truth: bool
+    monitor_github_repository: str
+    monitor_github_token_secret: str
 
     @property
     def serverless(self) -> bool:
@@ -117,6 +123,11 @@ class StackConfig:
     @property
     def autoscaling(self) -> bool:
         return self.autoscaling_max_instances > 0
+
+    @property
+    def model_monitoring(self) -> bool:
+        """Captured traffic is judged on a schedule (only instance endpoints capture)."""
+        return self.data_capture_percent > 0 and bool(self.monitor_schedule)
 
     @property
     def data_in_s3(self) -> bool:
@@ -183,6 +194,24 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
         return value.strip()
 
     return parse
+
+
+_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$")
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
+
+
+def _schedule(value: str) -> str:
+    text = value.strip()
+    if text and not _SCHEDULE.match(text):
+        raise _Invalid("must be empty, rate(<n> minutes|hours|days) or cron(<fields>)")
+    return text
+
+
+def _github_repository(value: str) -> str:
+    text = value.strip()
+    if text and not _GITHUB_REPOSITORY.match(text):
+        raise _Invalid("must be empty or a GitHub owner/name such as octo-org/sagestack")
+    return text
 
 
 def _bar(value: str) -> float:
@@ -617,6 +646,52 @@ KEYS: tuple[Key, ...] = (
         "(USD; 0 = no budget).",
         _integer(0, 10_000_000),
     ),
+    Key(
+        "monitorSchedule",
+        "string",
+        "rate(1 hour)",
+        "Stacks that capture: EventBridge Scheduler expression that runs the monitoring job "
+        "(rate(...) or cron(...); empty = no monitoring job).",
+        _schedule,
+    ),
+    Key(
+        "monitorWindowMinutes",
+        "integer",
+        "60",
+        "Minutes of captured traffic each monitoring job judges, ending at its scheduled time.",
+        _integer(1, 1440),
+    ),
+    Key(
+        "monitorInstanceType",
+        "string",
+        "ml.t3.medium",
+        "Instance type of the monitoring Processing job.",
+        _instance_type(False),
+    ),
+    Key(
+        "monitorGroundTruth",
+        "boolean",
+        "false",
+        "The monitoring job also reads labels under the capture bucket's ground-truth/ prefix "
+        "and judges live quality (the prefix must hold at least one object).",
+        _boolean,
+    ),
+    Key(
+        "monitorGithubRepository",
+        "string",
+        "",
+        "owner/name of the GitHub repository a drift or quality alarm sends repository_dispatch "
+        "to (empty = off; needs monitorGithubTokenSecret).",
+        _github_repository,
+    ),
+    Key(
+        "monitorGithubTokenSecret",
+        "string",
+        "",
+        "Name or ARN of the Secrets Manager secret (you create it) holding the GitHub token for "
+        "repository_dispatch.",
+        _text,
+    ),
 )
 _BY_NAME = {key.name: key for key in KEYS}
 
@@ -689,6 +764,11 @@ def _cross_checks(parsed: Mapping[str, Any]) -> list[str]:
                 f"{NAMESPACE}:autoscalingMaxInstances={parsed['autoscalingMaxInstances']} must be "
                 f"at least endpointInstanceCount={parsed['endpointInstanceCount']}"
             )
+    if parsed["monitorGithubRepository"] and not parsed["monitorGithubTokenSecret"]:
+        problems.append(
+            f"{NAMESPACE}:monitorGithubRepository={parsed['monitorGithubRepository']} needs "
+            "monitorGithubTokenSecret (the Secrets Manager secret holding the GitHub token)"
+        )
     if parsed["forceDestroyBuckets"] and parsed["protectData"]:
         problems.append(
             f"{NAMESPACE}:forceDestroyBuckets and protectData contradict each other: choose one"

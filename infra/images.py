@@ -143,6 +143,7 @@ class Images(pulumi.ComponentResource):
     training_image_uri: pulumi.Output[str]
     inference_image_uri: pulumi.Output[str]
     repository_arns: pulumi.Output[list[str]]
+    training_repository_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: ImagesArgs, opts: pulumi.ResourceOptions | None = None
@@ -168,6 +169,8 @@ class Images(pulumi.ComponentResource):
         self.training_image_uri, training_arn = image("training", args.training_image_uri)
         self.inference_image_uri, inference_arn = image("inference", args.inference_image_uri)
         self.repository_arns = pulumi.Output.all(training_arn, inference_arn)
+        # The monitoring job runs in the training image: its role pulls that one only.
+        self.training_repository_arn = training_arn
         self.register_outputs(
             {
                 "training_image_uri": self.training_image_uri,

@@ -114,6 +114,71 @@ def s3_write_policy(bucket_arn: str, prefix: str) -> Document:
     )
 
 
+def s3_read_object_policy(bucket_arn: str, key: str) -> Document:
+    """Read one object (the model artifact the monitoring job compares traffic with).
+
+    SageMaker Processing lists an S3Prefix input before it downloads it: the listing is
+    allowed for exactly that key."""
+    return document(
+        {
+            "Sid": "ListTheObject",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+            "Condition": {"StringEquals": {"s3:prefix": key}},
+        },
+        {
+            "Sid": "ReadObject",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn}/{key}",
+        },
+    )
+
+
+def service_trust_policy(service: str, account_id: str) -> Document:
+    """Only `service` (scheduler, events), acting for this account, may assume the role."""
+    return document(
+        {
+            "Sid": "ServiceForThisAccount",
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }
+    )
+
+
+def start_processing_job_policy(job_arn_pattern: str, job_role_arn: str) -> Document:
+    """The scheduler starts our monitoring jobs, passing the job's role and no other."""
+    return document(
+        {
+            "Sid": "StartMonitoringJobs",
+            "Effect": "Allow",
+            "Action": "sagemaker:CreateProcessingJob",
+            "Resource": job_arn_pattern,
+        },
+        {
+            "Sid": "PassTheJobRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": job_role_arn,
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        },
+    )
+
+
+def invoke_api_destination_policy(destination_arn: str) -> Document:
+    return document(
+        {
+            "Sid": "InvokeTheDestination",
+            "Effect": "Allow",
+            "Action": "events:InvokeApiDestination",
+            "Resource": destination_arn,
+        }
+    )
+
+
 def ecr_pull_policy(repository_arns: Sequence[str]) -> Document:
     return document(
         {
@@ -136,9 +201,9 @@ def ecr_pull_policy(repository_arns: Sequence[str]) -> Document:
     )
 
 
-def logs_policy(partition: str, region: str, account_id: str) -> Document:
-    """SageMaker's own log groups for training jobs and endpoints, and nothing else."""
-    group = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/sagemaker/*"
+def logs_policy(partition: str, region: str, account_id: str, groups: str = "*") -> Document:
+    """SageMaker's own log groups (all, or one kind such as ProcessingJobs), nothing else."""
+    group = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/sagemaker/{groups}"
     return document(
         {
             "Sid": "SageMakerLogGroups",

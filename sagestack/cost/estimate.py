@@ -412,7 +412,8 @@ def estimate(
         )
 
     notes = [
-        "monitoring jobs: the program defines none yet, so none is priced",
+        "monitoring jobs: not priced yet (stacks that capture run one per monitorSchedule, "
+        "on monitorInstanceType)",
         "not estimated: S3 and KMS requests, ECR image storage, data transfer out of AWS, "
         "free tiers, taxes",
     ]

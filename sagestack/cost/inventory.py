@@ -23,6 +23,9 @@ ENDPOINT_ALARMS = (
 )
 INSTANCE_ALARMS = ("cpu", "memory", "disk")
 NO_TRAFFIC_ALARM = "no-traffic"
+# alarm_specs.py: stacks that capture and schedule the monitoring job; live quality with labels.
+MODEL_MONITOR_ALARMS = ("data-drift", "monitor-silent")
+LIVE_QUALITY_ALARM = "live-quality"
 # CloudWatch bills an alarm per metric it reads: the 4XX-rate alarm's math reads two.
 ALARM_METRICS = {"error-rate-4xx": 2}
 # monitoring.py's log metric filters: one custom metric each, for the one variant.
@@ -54,6 +57,10 @@ def inventory(config: StackConfig) -> Inventory:
         alarms += INSTANCE_ALARMS
     if config.alarm_no_traffic_minutes:
         alarms.append(NO_TRAFFIC_ALARM)
+    if config.model_monitoring:
+        alarms += MODEL_MONITOR_ALARMS
+        if config.monitor_ground_truth:
+            alarms.append(LIVE_QUALITY_ALARM)
     return Inventory(
         # The stack's own key, or (without one) the key that encrypts the alarm topic only.
         kms_keys=1,

@@ -60,7 +60,7 @@ def test_each_stack_prints_its_lines_with_formula_and_unit_price(stack: str) -> 
         assert item in out
     assert " x $0.115/instance-hour" in out
     assert "\ntotal: $" in out
-    assert "monitoring jobs: the program defines none yet" in out
+    assert "monitoring jobs: not priced yet" in out
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -342,6 +342,9 @@ RESOURCES: dict[str, Resource] = {
                     "arn": "Targets[0].Arn",
                     "inputTransformer.inputPaths": "Targets[0].InputTransformer.InputPathsMap",
                     "inputTransformer.inputTemplate": "Targets[0].InputTransformer.InputTemplate",
+                    # The loop to GitHub: an API destination target, through the events role.
+                    "roleArn": "Targets[0].RoleArn",
+                    "httpTarget.headerParameters": "Targets[0].HttpParameters.HeaderParameters",
                 },
                 filled={
                     "Targets[0].Id": constant(
@@ -349,6 +352,58 @@ RESOURCES: dict[str, Resource] = {
                         "no targetId given: the provider generates `id.UniqueId()`",
                     )
                 },
+            ),
+        ),
+    ),
+    "aws:cloudwatch/eventConnection:EventConnection": Resource(
+        calls=(
+            Call(
+                "events",
+                "CreateConnection",
+                inputs={
+                    "description": "Description",
+                    "authorizationType": "AuthorizationType",
+                    "authParameters.apiKey.key": "AuthParameters.ApiKeyAuthParameters.ApiKeyName",
+                    "authParameters.apiKey.value": (
+                        "AuthParameters.ApiKeyAuthParameters.ApiKeyValue"
+                    ),
+                },
+                filled={"Name": _NAME},
+            ),
+        ),
+    ),
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": Resource(
+        calls=(
+            Call(
+                "events",
+                "CreateApiDestination",
+                inputs={
+                    "description": "Description",
+                    "connectionArn": "ConnectionArn",
+                    "invocationEndpoint": "InvocationEndpoint",
+                    "httpMethod": "HttpMethod",
+                    "invocationRateLimitPerSecond": "InvocationRateLimitPerSecond",
+                },
+                filled={"Name": _NAME},
+            ),
+        ),
+    ),
+    "aws:scheduler/schedule:Schedule": Resource(
+        calls=(
+            Call(
+                "scheduler",
+                "CreateSchedule",
+                inputs={
+                    "description": "Description",
+                    "scheduleExpression": "ScheduleExpression",
+                    "flexibleTimeWindow.mode": "FlexibleTimeWindow.Mode",
+                    "target.arn": "Target.Arn",
+                    "target.roleArn": "Target.RoleArn",
+                    # A JSON blob no provider validates: test_aws_rules checks it against
+                    # SageMaker's CreateProcessingJob too (processing_job_violations).
+                    "target.input": "Target.Input",
+                },
+                filled={"Name": _NAME},
             ),
         ),
     ),
@@ -1008,6 +1063,46 @@ def violations(graph: Graph) -> list[str]:
                 report = ParamValidator().validate(sent, shape)
                 if report.has_errors():
                     found.append(f"{where}: botocore's validator: {report.generate_report()}")
+        found += universal_target_violations(resource)
+    return found
+
+
+# Universal targets (arn:aws:scheduler:::aws-sdk:<service>:<apiAction>) send their Input as the
+# API request. The context attributes are replaced per invocation; these stand-ins are the
+# longest plausible values (AWS documents no length for the execution id: a UUID is assumed).
+UNIVERSAL_TARGET = regex.compile(
+    r"^arn:aws:scheduler:::aws-sdk:(?P<service>[a-z0-9]+):(?P<action>\w+)$"
+)
+CONTEXT_ATTRIBUTES = {
+    "<aws.scheduler.execution-id>": "0123abcd-4567-89ef-0123-456789abcdef",
+    "<aws.scheduler.scheduled-time>": "2026-12-02T19:00:00Z",
+    "<aws.scheduler.schedule-arn>": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/x",
+    "<aws.scheduler.attempt-number>": "1",
+}
+
+
+def universal_target_violations(resource: Registration) -> list[str]:
+    """A schedule's universal-target Input, checked as the API request it is."""
+    target = resource.inputs.get("target") or {}
+    match = UNIVERSAL_TARGET.match(str(target.get("arn", "")))
+    text = target.get("input")
+    if match is None or text is None:
+        return []
+    if is_unknown(text):
+        return [f"{resource.urn}: target input: unknown until deployment, so not checked"]
+    for attribute, value in CONTEXT_ATTRIBUTES.items():
+        text = text.replace(attribute, value)
+    action = match["action"]
+    operation = action[0].upper() + action[1:]
+    shape = input_shape(match["service"], operation)
+    request = json.loads(text)
+    where = f"{resource.urn}: target input as {match['service']} {operation}"
+    found = [
+        f"{where} {path}: {rule}" for path, rule in check(shape, request, "", match["service"])
+    ]
+    report = ParamValidator().validate(request, shape)
+    if report.has_errors():
+        found.append(f"{where}: botocore's validator: {report.generate_report()}")
     return found
 
 

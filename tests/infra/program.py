@@ -64,6 +64,8 @@ class Registration:
     delete_before_replace: bool
     dependencies: list[str]
     custom_timeouts: dict[str, str]
+    # The alias specs sent (name, type, parentUrn; empty means "the same as now").
+    aliases: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -136,6 +138,27 @@ class _Mocks(pulumi_mocks.Mocks):
             state["arn"] = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:x/{state['name']}"
         elif kind == "aws:sagemaker/endpoint:Endpoint":
             state["arn"] = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:endpoint/{state['name']}"
+        elif kind == "aws:cloudwatch/eventConnection:EventConnection":
+            state["name"] = f"{args.name}-{suffix}"
+            state["arn"] = (
+                f"arn:aws:events:{REGION}:{ACCOUNT_ID}:connection/{state['name']}/"
+                f"{_fake_digest(args.name)[:8]}-0000-4000-8000-000000000000"
+            )
+            state["secretArn"] = (
+                f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:events!connection/"
+                f"{state['name']}-AbCdEf"
+            )
+        elif kind == "aws:cloudwatch/eventApiDestination:EventApiDestination":
+            state["name"] = f"{args.name}-{suffix}"
+            state["arn"] = (
+                f"arn:aws:events:{REGION}:{ACCOUNT_ID}:api-destination/{state['name']}/"
+                f"{_fake_digest(args.name)[:8]}-0000-4000-8000-000000000000"
+            )
+        elif kind == "aws:scheduler/schedule:Schedule":
+            state["name"] = f"{args.name}-{suffix}"
+            state["arn"] = (
+                f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/default/{state['name']}"
+            )
         elif kind == "aws:sagemaker/trainingJob:TrainingJob":
             name = state["trainingJobName"]
             state["arn"] = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:training-job/{name}"
@@ -167,6 +190,15 @@ class _Mocks(pulumi_mocks.Mocks):
                 "expiresAt": "2030-01-01T00:00:00Z",
                 "id": REGION,
             }, []
+        if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            secret = args.args["secretId"]
+            return {
+                "arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{secret}-AbCdEf",
+                "secretId": secret,
+                "secretString": "mock-github-token",
+                "versionId": "v1",
+                "id": secret,
+            }, []
         raise AssertionError(f"the program called an unmocked function: {args.token}")
 
 
@@ -194,7 +226,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     name=request.name,
                     parent=request.parent,
                     custom=request.custom,
-                    inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+                    inputs=_revealed(pulumi.runtime.rpc.deserialize_properties(request.object)),
                     outputs=pulumi.runtime.rpc.deserialize_properties(response.object),
                     protect=request.protect,
                     retain_on_delete=request.retainOnDelete,
@@ -209,9 +241,29 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                         )
                         if v
                     },
+                    aliases=[
+                        {
+                            "urn": alias.urn,
+                            "name": alias.spec.name,
+                            "type": alias.spec.type,
+                            "parentUrn": alias.spec.parentUrn,
+                        }
+                        for alias in request.aliases
+                    ],
                 )
             )
         return response
+
+
+def _revealed(value: Any) -> Any:
+    """Secret inputs as their values (the mocks' own fake secrets), so the rules can read them."""
+    if isinstance(value, dict):
+        if value.get(pulumi.runtime.rpc._special_sig_key) == pulumi.runtime.rpc._special_secret_sig:
+            return _revealed(value["value"])
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revealed(v) for v in value]
+    return value
 
 
 def stack_config(stack: str, overrides: Mapping[str, object] | None = None) -> dict[str, str]:

@@ -8,6 +8,7 @@ shown to fire on a broken copy of a real recorded resource, naming its URN, memb
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,10 @@ OPTIONAL_PARTS = {
     "alarmHttpsUrl": "https://hooks.example.com/sagestack",
     "trainingUseSpot": True,
     "trainingLogGroupRetentionDays": 30,
+    # The monitoring job's labels and the loop to GitHub.
+    "monitorGroundTruth": True,
+    "monitorGithubRepository": "octo-org/sagestack",
+    "monitorGithubTokenSecret": "sagestack/github-token",
 }
 
 
@@ -340,3 +345,23 @@ def test_the_same_shape_name_in_another_service_keeps_its_own_rules(
     """S3's lifecycle `Days` is a shape of the same name as CloudWatch Logs' retention; 10 days
     of capture retention is fine for S3 (the documented rule is the logs service's only)."""
     assert aws_rules.violations(run_program("dev", {"captureRetentionDays": 10})) == []
+
+
+def test_the_schedules_processing_job_is_checked_as_the_request_it_is(
+    every_graph: dict[str, Graph],
+) -> None:
+    """The schedule's target input is CreateProcessingJob's request: SageMaker's own rules
+    apply to it, with the context attributes at their longest plausible values."""
+    schedule = every_graph["prod"].one("aws:scheduler/schedule:Schedule")
+    assert aws_rules.universal_target_violations(schedule) == []
+    request = json.loads(schedule.inputs["target"]["input"])
+    for field, value, rule in (
+        ("ProcessingJobName", "x" * 30 + "-<aws.scheduler.execution-id>", "ProcessingJobName"),
+        ("AppSpecification", {"ContainerEntrypoint": ["monitor"]}, "ImageUri"),
+        ("Environment", {"1BAD": "x"}, "Environment"),
+    ):
+        broken = copy.deepcopy(schedule)
+        broken.inputs["target"]["input"] = json.dumps({**request, field: value})
+        problems = aws_rules.universal_target_violations(broken)
+        assert any(rule in p for p in problems), (field, problems)
+        assert all(p.startswith(schedule.urn) for p in problems)

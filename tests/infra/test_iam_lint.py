@@ -75,6 +75,10 @@ KEPT: dict[tuple[str, str, str], str] = {
         "the trust policy lets SageMaker, for this account only (aws:SourceAccount), assume the "
         "role: handing SageMaker the role's credentials is what the role is for"
     ),
+    (ROLE_POLICY, "-start-jobs", "PERMISSIONS_MANAGEMENT_ACTIONS"): (
+        "iam:PassRole of the monitoring job's role alone, and only to SageMaker "
+        "(iam:PassedToService): the scheduler must hand the Processing job its role"
+    ),
     (TOPIC_POLICY, "-topic-policy", "PERMISSIONS_MANAGEMENT_ACTIONS"): (
         "sns:SetTopicAttributes for our own account, as in SNS's default topic policy: the "
         "account manages its topic (the program sets the policy itself through this grant)"

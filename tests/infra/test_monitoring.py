@@ -8,18 +8,16 @@ from typing import Any
 import pytest
 
 from inference.app import Stats
-from infra.monitoring import (
-    ROLLBACK_ALARMS,
-    SUMMARY_METRICS,
-    dashboard_body,
-    microseconds,
-    training_event_pattern,
-)
+from infra.alarm_specs import microseconds
+from infra.monitoring import SUMMARY_METRICS, dashboard_body
 from infra.naming import training_job_prefix
+from infra.notifications import address_key, training_event_pattern
 from tests.infra.program import Graph, Registration, run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+# What a blue/green update rolls back on: the new model answering errors or slowly.
+ROLLBACK_ALARMS = ("errors-5xx", "error-rate-4xx", "model-latency-p99", "server-errors")
 COMMON_ALARMS = [
     "errors-5xx",
     "error-rate-4xx",
@@ -37,8 +35,12 @@ def _alarms(graph: Graph) -> dict[str, Registration]:
 def test_alarms_per_stack(graphs: dict[str, Graph]) -> None:
     instances = ["cpu", "memory", "disk"]
     assert sorted(_alarms(graphs["dev"])) == sorted(COMMON_ALARMS)
-    assert sorted(_alarms(graphs["staging"])) == sorted([*COMMON_ALARMS, *instances])
-    assert sorted(_alarms(graphs["prod"])) == sorted([*COMMON_ALARMS, *instances, "no-traffic"])
+    # staging and prod capture traffic: the monitoring job's drift alarm, and its watchdog.
+    monitored = ["data-drift", "monitor-silent"]
+    assert sorted(_alarms(graphs["staging"])) == sorted([*COMMON_ALARMS, *instances, *monitored])
+    assert sorted(_alarms(graphs["prod"])) == sorted(
+        [*COMMON_ALARMS, *instances, "no-traffic", *monitored]
+    )
 
 
 def test_every_alarm_watches_the_variant_and_notifies_both_ways(graphs: dict[str, Graph]) -> None:
@@ -53,6 +55,40 @@ def test_every_alarm_watches_the_variant_and_notifies_both_ways(graphs: dict[str
             assert all(m["dimensions"] == dimensions for m in metrics), name
         else:
             assert alarm.inputs["dimensions"] == dimensions, name
+
+
+def test_split_components_keep_the_resources_of_the_one_they_replace(
+    graphs: dict[str, Graph],
+) -> None:
+    """Every child of the two components answers to its URN under the old Monitoring component,
+    so the first `up` after the split moves resources in the state instead of replacing them."""
+    graph = run_program("dev", {"alarmEmails": "a@example.com, b@example.com"})
+    old_parent = "urn:pulumi:dev::sagestack::sagestack:monitoring:Monitoring::monitoring"
+    components = {
+        r.urn
+        for r in graph.resources
+        if r.type
+        in ("sagestack:notifications:Notifications", "sagestack:monitoring:EndpointAlarms")
+    }
+    assert len(components) == 2
+    children = [r for r in graph.resources if r.parent in components]
+    assert len(children) > 10
+    for resource in children:
+        assert any(a["parentUrn"] == old_parent for a in resource.aliases), resource.urn
+    emails = {
+        r.inputs["endpoint"]: r
+        for r in graph.of_type("aws:sns/topicSubscription:TopicSubscription")
+    }
+    # Named by their address, with their old list position as an alias.
+    assert emails["a@example.com"].name == "monitoring-email-" + address_key("a@example.com")
+    assert emails["b@example.com"].aliases[0]["name"] == "monitoring-email-1"
+
+
+def test_a_subscription_keeps_its_name_when_another_is_removed() -> None:
+    both = run_program("dev", {"alarmEmails": "a@example.com, b@example.com"})
+    one = run_program("dev", {"alarmEmails": "b@example.com"})
+    subscription = "aws:sns/topicSubscription:TopicSubscription"
+    assert {r.urn for r in one.of_type(subscription)} < {r.urn for r in both.of_type(subscription)}
 
 
 def test_latency_thresholds_are_converted_to_microseconds() -> None:
