@@ -7,8 +7,10 @@ from collections.abc import Mapping
 
 import pytest
 
-from infra.config import parse_config
-from sagestack.cost.inventory import ALARM_METRICS, Inventory, inventory
+from infra.alarm_specs import AlarmConfig, alarm_specs
+from infra.config import load_stack_config, parse_config
+from sagestack.cost.inventory import Inventory, inventory
+from tests.conftest import REPO
 from tests.infra.program import Graph, run_program, stack_config
 
 CASES: list[tuple[str, Mapping[str, object]]] = [
@@ -69,4 +71,5 @@ def test_the_multi_metric_alarms_are_the_ones_named() -> None:
         for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
         if a.inputs.get("metricQueries")
     }
-    assert multi == set(ALARM_METRICS)
+    specs = alarm_specs(AlarmConfig.from_stack(load_stack_config(REPO, "staging")), "e", "v")
+    assert multi == {spec.key for spec in specs if spec.metrics_read > 1}
