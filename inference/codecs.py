@@ -215,7 +215,11 @@ class Decoder:
         """Numeric cells, row by row, as a (rows, numeric features) array."""
         columns = len(self._numeric_positions)
         try:
-            # One C-level parse for every cell; empty cells and bad values fail it.
+            # One C-level parse for every cell; empty cells and bad values fail it. It reads
+            # text as float() does, so what _parse_number refuses beyond float() is sent there.
+            joined = "".join(cells)
+            if not joined.isascii() or "_" in joined:
+                raise ValueError(joined)
             values = np.array(cells, dtype=np.float64).reshape(rows, columns)
         except ValueError:
             values = np.array(
@@ -486,6 +490,10 @@ def _parse_number(cell: str, index: int, name: str) -> float:
     if not text:
         return math.nan
     try:
+        # float() also reads digits of any script ("١٢") and underscores ("1_000"), which the
+        # training data's reader (pandas) does not: such a cell is no number here either.
+        if not text.isascii() or "_" in text:
+            raise ValueError(text)
         return float(text)
     except ValueError:
         raise RequestError(

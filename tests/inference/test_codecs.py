@@ -45,6 +45,9 @@ def test_categorical_json_values_become_training_text(value: object, text: str |
     ("body", "code", "fragment"),
     [
         (b"1,red,x", "not_a_number", "row 1, feature 'b': 'x' is not a number"),
+        # float() reads these; pandas, which read the training data, does not.
+        ("1,red,\u0661\u0662".encode(), "not_a_number", "row 1, feature 'b'"),
+        (b"1,red,1_000", "not_a_number", "row 1, feature 'b': '1_000' is not a number"),
         (b"1,red,2\n1,red,-inf", "not_finite", "row 2, feature 'b'"),
         (b"1,red", "wrong_feature_count", "row 1 has 2 values; the model takes 3 (a, colour, b)"),
         (b"   \n", "empty_body", "empty"),
@@ -188,6 +191,8 @@ def _reference(rows: list[list[str]], width: int) -> np.ndarray | str:
     for row in rows:
         for cell in row:
             text = cell.strip()
+            if not text.isascii() or "_" in text:
+                return "not_a_number"
             try:
                 values.append(float(text) if text else math.nan)
             except ValueError:
