@@ -109,6 +109,28 @@ def _go_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | float:
 _GoYamlLoader.add_constructor("tag:yaml.org,2002:int", _go_int)
 
 
+def _go_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    # yaml.v3 refuses a key written twice in one mapping (decode.go: `mapping key %#v already
+    # defined at line %d`); PyYAML keeps the last value, which would deploy the wrong one.
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"mapping key {key!r} already defined at line {seen[key]}",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node)  # type: ignore[no-any-return]
+
+
+_GoYamlLoader.add_constructor("tag:yaml.org,2002:map", _go_mapping)
+
+
 def load_yaml(path: Path) -> Any:
     """A YAML file as the Pulumi CLI reads it (see `_GoYamlLoader`)."""
     try:

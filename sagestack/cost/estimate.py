@@ -45,11 +45,30 @@ class Assumptions:
     dataset_gb: float | None = None
 
     def problems(self) -> list[str]:
-        return [
-            f"{name}={value} must be a finite number >= 0"
-            for name, value in vars(self).items()
-            if value is not None and not (0 <= value < float("inf"))
-        ]
+        found = []
+        for name, value in vars(self).items():
+            if value is None:
+                continue
+            if not (0 <= value < float("inf")):
+                found.append(f"{name}={value} must be a finite number >= 0")
+            elif value > _MOST[name]:
+                found.append(f"{name}={value} must be at most {_MOST[name]:g}")
+        return found
+
+
+# Upper bounds, so that no total overflows into inf or a meaningless figure: SageMaker's own
+# limits where it has them (6 MB payloads, a 60 s invocation timeout, 5-day training jobs), and
+# otherwise far beyond anything one endpoint serves (a million requests a second).
+_MOST = {
+    "requests_per_day": 86_400 * 1e6,
+    "payload_kb": 6 * 1024,
+    "duration_ms": 60_000,
+    "training_runs_per_month": 10_000,
+    "training_minutes_per_run": 432_000 / 60,
+    "artifact_mb": 1e7,
+    "notifications_per_month": 1e9,
+    "dataset_gb": 1e7,
+}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ quantity; and what happens to lines whose price is missing."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import pytest
@@ -192,3 +193,30 @@ def test_assumptions_must_be_finite_and_not_negative(value: float) -> None:
     assert Assumptions(requests_per_day=value).problems() == [
         f"requests_per_day={value} must be a finite number >= 0"
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("requests_per_day", 1e308), ("payload_kb", 7000.0), ("duration_ms", 1e9)]
+)
+def test_assumptions_are_bounded_so_no_total_overflows(field: str, value: float) -> None:
+    problems = Assumptions(**{field: value}).problems()
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{field}={value} must be at most")
+
+
+def test_the_largest_assumptions_still_give_a_finite_total() -> None:
+    most = Assumptions(
+        requests_per_day=86_400 * 1e6,
+        payload_kb=6144,
+        duration_ms=60_000,
+        training_runs_per_month=10_000,
+        training_minutes_per_run=7200,
+        artifact_mb=1e7,
+        notifications_per_month=1e9,
+        dataset_gb=1e7,
+    )
+    assert most.problems() == []
+    for config in (_config(), _config(**INSTANCES)):
+        result = _run(config, **{k: v for k, v in vars(most).items() if v is not None})
+        assert math.isfinite(result.total_usd)
+        assert math.isfinite(result.max_total_usd)

@@ -113,6 +113,18 @@ def test_the_old_namespace_config_name_form_is_the_same_key(tmp_path: Path) -> N
     assert _engine(tmp_path, '  sagestack:config:minF1: "0.9"\n')["sagestack:minF1"] == "0.9"
 
 
+def test_a_key_written_twice_fails_as_yaml_v3_fails(tmp_path: Path) -> None:
+    """PyYAML alone keeps the last of two values; the Pulumi CLI's YAML library refuses both."""
+    lines = "  sagestack:logRetentionDays: 7\n  sagestack:logRetentionDays: 30\n"
+    with pytest.raises(EngineConfigError, match="'sagestack:logRetentionDays' already defined"):
+        _engine(tmp_path, lines)
+
+
+def test_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    lines = "  aws:tags:\n    <<: {team: a}\n    team: b\n"
+    assert _engine(tmp_path, lines)["aws:tags"] == '{"team":"b"}'
+
+
 @pytest.mark.parametrize("key", ["minF1", "a:b:c"])
 def test_a_key_without_a_namespace_fails_as_the_engine_fails(tmp_path: Path, key: str) -> None:
     with pytest.raises(EngineConfigError, match=f"could not parse {key} as a configuration key"):
