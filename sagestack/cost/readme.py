@@ -1,7 +1,7 @@
-"""The README's cost row in "What each stack deploys", from the tool on the committed snapshot.
+"""The manual's cost row in "What each stack deploys", from the tool on the committed snapshot.
 
     python -m sagestack.cost.readme          # print the row
-    python -m sagestack.cost.readme --write  # put it in README.md
+    python -m sagestack.cost.readme --write  # put it in docs/deploy.md
 
 tests/cost/test_readme.py keeps the committed row equal to this output.
 """
@@ -18,7 +18,7 @@ from sagestack.cost.stack import read_stack
 
 STACKS = ("dev", "staging", "prod")
 ROW_PREFIX = "| monthly cost"
-README = "README.md"
+PAGE = "docs/deploy.md"
 
 
 def _estimate(project_dir: Path, name: str, assumptions: Assumptions) -> Estimate:
@@ -48,7 +48,7 @@ def cost_row(project_dir: Path) -> str:
 
 
 def write(project_dir: Path) -> None:
-    path = project_dir / README
+    path = project_dir / PAGE
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     index = next(i for i, line in enumerate(lines) if line.startswith(ROW_PREFIX))
     lines[index] = cost_row(project_dir) + "\n"

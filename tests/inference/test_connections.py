@@ -1,6 +1,6 @@
 """How the server treats connections, over real sockets: keep-alive, pipelining, slow and
 vanishing clients, read timeouts, large answers to slow readers, and shutdown with idle
-connections open. uvicorn does the HTTP; these hold it to what the README promises."""
+connections open. uvicorn does the HTTP; these hold it to what docs/inference.md promises."""
 
 from __future__ import annotations
 

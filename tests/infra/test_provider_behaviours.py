@@ -1,8 +1,8 @@
 """Known pulumi-aws / terraform-provider-aws behaviours the program relies on or works around.
 
-Each test names the provider issue it covers; the README ("What is verified here, and what only
-AWS can verify") says what happens and how the program handles it. What a test can hold here
-is the program's side of each behaviour: the shape of the graph that makes it safe.
+Each test names the provider issue it covers; docs/verification.md ("What is verified here, and
+what only AWS can verify") says what happens and how the program handles it. What a test can
+hold here is the program's side of each behaviour: the shape of the graph that makes it safe.
 """
 
 from __future__ import annotations
