@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.synced
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.txt)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint format local lock dataset prices benchmark benchmark-inference benchmark-infra clean
+.PHONY: help setup test lint format local lock dataset prices benchmark benchmark-inference benchmark-infra docs-site clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,5 +78,9 @@ benchmark-inference: $(STAMP) ## Inference server benchmark with wrk (minutes; b
 benchmark-infra: $(STAMP) ## Pulumi program under mocks, per stack (seconds; benchmarks/results/).
 	$(PY) -m benchmarks.infra_benchmark $(BENCH_ARGS)
 
+# NO_MKDOCS_2_WARNING silences the theme's end-of-life banner, which is not about this site.
+docs-site: $(STAMP) ## Build the manual (docs/) into site/, strictly: a broken link fails.
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean: ## Remove .venv, caches and local runs.
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .sagestack .benchmarks
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .sagestack .benchmarks site
