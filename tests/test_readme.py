@@ -60,16 +60,6 @@ def test_every_make_target_in_the_readme_exists() -> None:
         assert target in targets, target
 
 
-def test_every_stack_config_key_is_documented_with_its_default() -> None:
-    from infra.config import KEYS
-
-    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    rows = dict(re.findall(r"^\| `(\w+)` \| \w+ \| ([^|]+?) \|", section, re.MULTILINE))
-    assert list(rows) == [key.name for key in KEYS]
-    for key in KEYS:
-        assert rows[key.name] == (f"`{key.default}`" if key.default else "(empty)"), key.name
-
-
 def test_outputs_table_is_the_stack_output_contract() -> None:
     from infra.outputs import OUTPUT_NAMES
 
