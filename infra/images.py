@@ -29,8 +29,9 @@ _SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
 # The packages each image's Dockerfile copies: the training image also runs the `monitor`
-# job, which decodes captured requests with the inference package's codecs.
-IMAGE_PACKAGES = {"training": ("training", "inference"), "inference": ("inference",)}
+# job, which decodes captured requests with the inference package's codecs, and validates
+# its hyperparameters with contracts/validation.py.
+IMAGE_PACKAGES = {"training": ("training", "inference", "contracts"), "inference": ("inference",)}
 
 
 def image_sources(role: str, root: Path = PROJECT_ROOT) -> list[Path]:
