@@ -729,18 +729,16 @@ class _Place:
     key: Key
 
 
-def _places() -> tuple[_Place, ...]:
-    units = get_type_hints(StackConfig)
-    return tuple(
-        _Place(unit.name, member.name, member.metadata["key"])
-        for unit in fields(StackConfig)
-        for member in fields(units[unit.name])
-    )
-
-
-_PLACES = _places()
+# The unit classes by StackConfig attribute, in declaration order (the keys' order).
+_UNITS: dict[str, type[Any]] = get_type_hints(StackConfig)
+_PLACES = tuple(
+    _Place(unit, member.name, member.metadata["key"])
+    for unit, unit_type in _UNITS.items()
+    for member in fields(unit_type)
+)
 KEYS: tuple[Key, ...] = tuple(place.key for place in _PLACES)
 _BY_NAME = {key.name: key for key in KEYS}
+_PLACE_OF = {place.key.name: place for place in _PLACES}
 
 
 def parse_config(values: Mapping[str, object]) -> StackConfig:
@@ -769,11 +767,10 @@ def parse_config(values: Mapping[str, object]) -> StackConfig:
         problems.extend(_cross_checks(parsed))
     if problems:
         raise ConfigError("invalid stack config: " + "; ".join(problems))
-    units = get_type_hints(StackConfig)
-    by_unit: dict[str, dict[str, Any]] = {unit.name: {} for unit in fields(StackConfig)}
+    members: dict[str, dict[str, Any]] = {unit: {} for unit in _UNITS}
     for place in _PLACES:
-        by_unit[place.unit][place.field] = parsed[place.key.name]
-    return StackConfig(**{unit: units[unit](**members) for unit, members in by_unit.items()})
+        members[place.unit][place.field] = parsed[place.key.name]
+    return StackConfig(**{unit: _UNITS[unit](**members[unit]) for unit in _UNITS})
 
 
 def _cross_checks(parsed: Mapping[str, Any]) -> list[str]:
@@ -861,7 +858,7 @@ def ignored_settings(config: StackConfig) -> list[str]:
 
 def config_value(config: StackConfig, name: str) -> Any:
     """The value of the key called `name` (e.g. endpointInstanceCount) in `config`."""
-    place = next(place for place in _PLACES if place.key.name == name)
+    place = _PLACE_OF[name]
     return getattr(getattr(config, place.unit), place.field)
 
 
