@@ -203,8 +203,15 @@ class Key:
 
 
 def _key(name: str, kind: str, default: str, description: str, parse: Callable[[str], Any]) -> Any:
-    """A unit config field, declared with the stack config key that sets it (its metadata)."""
-    return field(metadata={"key": Key(name, kind, default, description, parse)})
+    """A unit config field, declared with the stack config key that sets it (its metadata).
+
+    The field defaults to the key's default, parsed: a unit built in code (tests, tools) with
+    only the values it cares about is what the engine's defaults would give.
+    """
+    return field(
+        default_factory=lambda: parse(default),
+        metadata={"key": Key(name, kind, default, description, parse)},
+    )
 
 
 def _quality_bar(name: str, metric: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import fields
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from infra.config import (
     GATED_METRICS,
     KEYS,
+    AlarmThresholds,
     ConfigError,
     StackConfig,
     config_value,
@@ -193,6 +195,13 @@ def test_each_key_is_declared_once_by_one_unit_field() -> None:
         for member in fields(getattr(config, unit.name)):
             key = member.metadata["key"]
             assert config_value(config, key.name) == key.parse(key.default), key.name
+
+
+def test_a_unit_built_in_code_defaults_to_the_declared_defaults() -> None:
+    defaults = parse_config({})
+    for unit in fields(StackConfig):
+        assert getattr(defaults, unit.name) == type(getattr(defaults, unit.name))(), unit.name
+    assert AlarmThresholds(errors_5xx=7) == dataclasses.replace(defaults.alarms, errors_5xx=7)
 
 
 def test_every_gated_metric_has_its_quality_bar_key() -> None:
