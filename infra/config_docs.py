@@ -61,7 +61,9 @@ def config_table() -> str:
     rows = [f"| key (`{NAMESPACE}:`) | type | default | meaning |", "| --- | --- | --- | --- |"]
     for key in KEYS:
         default = f"`{key.default}`" if key.default else "(empty)"
-        rows.append(f"| `{key.name}` | {key.kind} | {default} | {key.description} |")
+        # A pipe in a description would end its cell.
+        meaning = key.description.replace("|", "\\|")
+        rows.append(f"| `{key.name}` | {key.kind} | {default} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 

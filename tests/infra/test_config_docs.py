@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import yaml
 
@@ -13,6 +15,7 @@ from infra.config_docs import (
     TABLE_END,
     StaleCopy,
     config_block,
+    config_table,
     with_config_block,
     with_config_table,
 )
@@ -70,3 +73,12 @@ def test_a_page_without_the_markers_is_refused(page: str) -> None:
 def test_a_project_file_without_a_config_block_is_refused() -> None:
     with pytest.raises(StaleCopy, match="exactly one top-level `config:` block"):
         with_config_block("name: x\n")
+
+
+def test_a_pipe_in_a_description_stays_in_its_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    piped = dataclasses.replace(KEYS[0], description="a | b")
+    monkeypatch.setattr("infra.config_docs.KEYS", (piped,))
+    assert (
+        config_table().splitlines()[-1]
+        == f"| `{piped.name}` | string | `{piped.default}` | a \\| b |"
+    )
