@@ -37,9 +37,7 @@ encryption = Encryption(
     "encryption",
     EncryptionArgs(
         account=account,
-        customer_managed_key=config.storage.customer_managed_key,
-        retain_on_delete=retain,
-        protect=config.storage.protect_data,
+        storage=config.storage,
         tags=tags,
     ),
 )
