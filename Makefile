@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.synced
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.txt)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint format local lock dataset prices benchmark benchmark-inference benchmark-infra docs-site clean
+.PHONY: help setup test lint format local lock docs docs-site dataset prices benchmark benchmark-inference benchmark-infra clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ lock: $(STAMP) ## Re-resolve the pinned lock files from pyproject.toml.
 		--extra training -c requirements/dev.txt -o requirements/training.txt
 	$(UV) pip compile --quiet pyproject.toml --python-version 3.11 --generate-hashes \
 		--extra inference -c requirements/dev.txt -o requirements/inference.txt
+
+docs: $(STAMP) ## Regenerate Pulumi.yaml's config block and the docs' table from infra/config.py.
+	$(PY) -m infra.config_docs
 
 dataset: $(STAMP) ## Regenerate data/breast_cancer.csv from scikit-learn's copy.
 	$(PY) data/make_dataset.py

@@ -22,7 +22,7 @@ from infra.monitoring import EndpointAlarms, EndpointAlarmsArgs
 from infra.naming import endpoint_name, resource_tags, sagemaker_prefix, training_job_prefix
 from infra.notifications import Notifications, NotificationsArgs
 from infra.outputs import invoke_command
-from infra.serving import VARIANT_NAME, DeploymentPolicy, Serving, ServingArgs
+from infra.serving import VARIANT_NAME, Serving, ServingArgs
 from infra.storage import Storage, StorageArgs
 from infra.training_job import TrainingJob, TrainingJobArgs
 
@@ -30,16 +30,14 @@ config = load_from_pulumi()
 project, stack = pulumi.get_project(), pulumi.get_stack()
 tags = resource_tags(project, stack)
 account = lookup_account()
-retain = not config.force_destroy_buckets
+retain = not config.storage.force_destroy
 endpoint = endpoint_name(project, stack)
 
 encryption = Encryption(
     "encryption",
     EncryptionArgs(
         account=account,
-        customer_managed_key=config.customer_managed_key,
-        retain_on_delete=retain,
-        protect=config.protect_data,
+        storage=config.storage,
         tags=tags,
     ),
 )
@@ -48,24 +46,21 @@ storage = Storage(
     StorageArgs(
         name_prefix=sagemaker_prefix(project, stack),
         kms_key_arn=encryption.key_arn,
-        force_destroy=config.force_destroy_buckets,
-        protect_data=config.protect_data,
-        noncurrent_version_days=config.noncurrent_version_days,
-        capture_retention_days=config.capture_retention_days,
+        storage=config.storage,
         tags=tags,
     ),
 )
 dataset = Dataset(
     "dataset",
     DatasetArgs(
-        data_path=config.data_path,
-        data_version=config.data_version,
+        data_path=config.training.data_path,
+        data_version=config.training.data_version,
         bucket=storage.data.name,
         bucket_arn=storage.data.arn,
         partition=account.partition,
         kms_key_arn=encryption.key_arn,
         retain_on_delete=retain,
-        protect=config.protect_data,
+        protect=config.storage.protect_data,
         tags=tags,
     ),
 )
@@ -73,10 +68,8 @@ images = Images(
     "images",
     ImagesArgs(
         account=account,
-        training_image_uri=config.training_image_uri,
-        inference_image_uri=config.inference_image_uri,
+        images=config.images,
         kms_key_arn=encryption.key_arn,
-        keep_images=config.ecr_keep_images,
         tags=tags,
     ),
 )
@@ -103,12 +96,7 @@ training = TrainingJob(
         channel_uri=dataset.channel_uri,
         data_version=dataset.version,
         artifacts_bucket=storage.artifacts.name,
-        hyperparameters=config.training_hyperparameters(),
-        instance_type=config.training_instance_type,
-        volume_gb=config.training_volume_gb,
-        max_runtime_seconds=config.training_max_runtime_seconds,
-        use_spot=config.training_use_spot,
-        max_wait_seconds=config.training_max_wait_seconds,
+        training=config.training,
         kms_key_arn=encryption.key_arn,
         tags=tags,
     ),
@@ -119,9 +107,8 @@ notifications = Notifications(
         account=account,
         training_job_prefix=training_job_prefix(project, stack),
         kms_key_arn=encryption.key_arn,
-        emails=config.alarm_emails,
-        https_url=config.alarm_https_url,
-        training_log_group_retention_days=config.training_log_group_retention_days,
+        notifications=config.notifications,
+        training_log_group_retention_days=config.logs.training_log_group_retention_days,
         tags=tags,
     ),
 )
@@ -133,7 +120,7 @@ monitoring = EndpointAlarms(
         variant_name=VARIANT_NAME,
         alarms=AlarmConfig.from_stack(config, stack),
         topic_arn=notifications.topic_arn,
-        log_retention_days=config.log_retention_days,
+        log_retention_days=config.logs.retention_days,
         tags=tags,
     ),
 )
@@ -144,22 +131,10 @@ serving = Serving(
         role_arn=role.arn,
         image_uri=images.inference_image_uri,
         model_data_url=training.model_data_url,
-        instance_type=config.endpoint_instance_type,
-        instance_count=config.endpoint_instance_count,
-        serverless_memory_mb=config.serverless_memory_mb,
-        serverless_max_concurrency=config.serverless_max_concurrency,
-        model_server_workers=config.model_server_workers,
-        model_server_timeout_seconds=config.model_server_timeout_seconds,
-        data_capture_percent=config.data_capture_percent,
+        endpoint=config.endpoint,
         capture_bucket=storage.capture.name,
         kms_key_arn=encryption.key_arn,
-        deployment=DeploymentPolicy(
-            strategy=config.deployment_strategy,
-            canary_percent=config.deployment_canary_percent,
-            linear_step_percent=config.deployment_linear_step_percent,
-            wait_seconds=config.deployment_wait_seconds,
-            termination_wait_seconds=config.deployment_termination_wait_seconds,
-        ),
+        deployment=config.deployment,
         rollback_alarm_names=monitoring.rollback_alarm_names,
         endpoint_dependencies=[monitoring.endpoint_log_group],
         tags=tags,
@@ -174,10 +149,7 @@ if config.model_monitoring:
             stack=stack,
             endpoint_name=endpoint,
             variant_name=VARIANT_NAME,
-            schedule=config.monitor_schedule,
-            window_minutes=config.monitor_window_minutes,
-            instance_type=config.monitor_instance_type,
-            ground_truth=config.monitor_ground_truth,
+            monitor=config.monitor,
             image_uri=images.training_image_uri,
             training_repository_arn=images.training_repository_arn,
             model_data_url=training.model_data_url,
@@ -187,22 +159,17 @@ if config.model_monitoring:
             artifacts_bucket_arn=storage.artifacts.arn,
             kms_key_arn=encryption.key_arn,
             retrain_alarm_arns=monitoring.retrain_alarm_arns,
-            github_repository=config.monitor_github_repository,
-            github_token_secret=config.monitor_github_token_secret,
             tags=tags,
         ),
     )
-if config.autoscaling:
+if config.autoscaling.enabled:
     Autoscaling(
         "autoscaling",
         AutoscalingArgs(
             endpoint_name=serving.endpoint_name,
             variant_name=VARIANT_NAME,
-            min_instances=config.endpoint_instance_count,
-            max_instances=config.autoscaling_max_instances,
-            invocations_per_instance=config.autoscaling_invocations_per_instance,
-            scale_in_cooldown_seconds=config.autoscaling_scale_in_cooldown_seconds,
-            scale_out_cooldown_seconds=config.autoscaling_scale_out_cooldown_seconds,
+            min_instances=config.endpoint.instance_count,
+            autoscaling=config.autoscaling,
             tags=tags,
         ),
     )

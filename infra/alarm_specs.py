@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from infra.config import StackConfig
+from infra.config import AlarmThresholds, MonitorConfig, StackConfig
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -43,46 +43,22 @@ def microseconds(milliseconds: int) -> int:
 
 @dataclass(frozen=True)
 class AlarmConfig:
-    """The stack config the endpoint's alarms read: a typed view of StackConfig's alarm keys."""
+    """What the endpoint's alarms read: the stack's thresholds, the endpoint's shape and the
+    scheduled monitoring job (None when the stack has none)."""
 
+    thresholds: AlarmThresholds
     serverless: bool
-    period_seconds: int
-    evaluation_periods: int
-    errors_5xx: int
-    rate_4xx_percent: int
-    model_latency_p99_ms: int
-    overhead_latency_p99_ms: int
-    cpu_utilization: int
-    memory_percent: int
-    disk_percent: int
-    no_traffic_minutes: int
-    schema_violations: int
-    # The scheduled monitoring job (stacks that capture): its window, and whether it has labels.
-    model_monitoring: bool = False
-    monitor_window_minutes: int = 60
-    monitor_ground_truth: bool = False
+    monitor: MonitorConfig | None = None
     # What a drift or quality alarm tells the reader to run (names the stack).
     retrain_command: str = ""
 
     @classmethod
     def from_stack(cls, config: StackConfig, stack: str = "<stack>") -> AlarmConfig:
         return cls(
-            model_monitoring=config.model_monitoring,
-            monitor_window_minutes=config.monitor_window_minutes,
-            monitor_ground_truth=config.monitor_ground_truth,
-            retrain_command=retrain_command(stack),
+            thresholds=config.alarms,
             serverless=config.serverless,
-            period_seconds=config.alarm_period_seconds,
-            evaluation_periods=config.alarm_evaluation_periods,
-            errors_5xx=config.alarm_5xx_errors,
-            rate_4xx_percent=config.alarm_4xx_rate_percent,
-            model_latency_p99_ms=config.alarm_model_latency_p99_ms,
-            overhead_latency_p99_ms=config.alarm_overhead_latency_p99_ms,
-            cpu_utilization=config.alarm_cpu_utilization,
-            memory_percent=config.alarm_memory_percent,
-            disk_percent=config.alarm_disk_percent,
-            no_traffic_minutes=config.alarm_no_traffic_minutes,
-            schema_violations=config.alarm_schema_violations,
+            monitor=config.monitor if config.model_monitoring else None,
+            retrain_command=retrain_command(stack),
         )
 
 
@@ -133,7 +109,8 @@ class AlarmSpec:
 def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> list[AlarmSpec]:
     """Every alarm the endpoint's variant gets under `config`, in creation order."""
     dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
-    period, periods = config.period_seconds, config.evaluation_periods
+    thresholds = config.thresholds
+    period, periods = thresholds.period_seconds, thresholds.evaluation_periods
 
     def single(
         key: str,
@@ -175,11 +152,11 @@ def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> l
     specs = [
         single(
             "errors-5xx",
-            f"at least {config.errors_5xx} 5XX responses per period",
+            f"at least {thresholds.errors_5xx} 5XX responses per period",
             SAGEMAKER_NAMESPACE,
             "Invocation5XXErrors",
             "GreaterThanOrEqualToThreshold",
-            config.errors_5xx,
+            thresholds.errors_5xx,
             statistic="Sum",
             rollback=True,
         ),
@@ -187,10 +164,10 @@ def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> l
             key="error-rate-4xx",
             description=(
                 f"{endpoint_name}/{variant_name}: "
-                f"at least {config.rate_4xx_percent}% of invocations answered 4XX"
+                f"at least {thresholds.rate_4xx_percent}% of invocations answered 4XX"
             ),
             comparison_operator="GreaterThanOrEqualToThreshold",
-            threshold=config.rate_4xx_percent,
+            threshold=thresholds.rate_4xx_percent,
             evaluation_periods=periods,
             queries=(
                 read("errors", "Invocation4XXErrors"),
@@ -206,21 +183,21 @@ def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> l
         ),
         single(
             "model-latency-p99",
-            f"p99 model latency above {config.model_latency_p99_ms} ms",
+            f"p99 model latency above {thresholds.model_latency_p99_ms} ms",
             SAGEMAKER_NAMESPACE,
             "ModelLatency",
             "GreaterThanThreshold",
-            microseconds(config.model_latency_p99_ms),
+            microseconds(thresholds.model_latency_p99_ms),
             extended_statistic="p99",
             rollback=True,
         ),
         single(
             "overhead-latency-p99",
-            f"p99 SageMaker overhead latency above {config.overhead_latency_p99_ms} ms",
+            f"p99 SageMaker overhead latency above {thresholds.overhead_latency_p99_ms} ms",
             SAGEMAKER_NAMESPACE,
             "OverheadLatency",
             "GreaterThanThreshold",
-            microseconds(config.overhead_latency_p99_ms),
+            microseconds(thresholds.overhead_latency_p99_ms),
             extended_statistic="p99",
         ),
         single(
@@ -235,19 +212,19 @@ def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> l
         ),
         single(
             "schema-violations",
-            f"at least {config.schema_violations} requests per period rejected by the schema",
+            f"at least {thresholds.schema_violations} requests per period rejected by the schema",
             CUSTOM_NAMESPACE,
             "SchemaViolations",
             "GreaterThanOrEqualToThreshold",
-            config.schema_violations,
+            thresholds.schema_violations,
             statistic="Sum",
         ),
     ]
     if not config.serverless:
         for key, metric_name, threshold, unit in (
-            ("cpu", "CPUUtilization", config.cpu_utilization, "(100 per vCPU)"),
-            ("memory", "MemoryUtilization", config.memory_percent, "%"),
-            ("disk", "DiskUtilization", config.disk_percent, "%"),
+            ("cpu", "CPUUtilization", thresholds.cpu_utilization, "(100 per vCPU)"),
+            ("memory", "MemoryUtilization", thresholds.memory_percent, "%"),
+            ("disk", "DiskUtilization", thresholds.disk_percent, "%"),
         ):
             specs.append(
                 single(
@@ -260,19 +237,19 @@ def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> l
                     statistic="Average",
                 )
             )
-    if config.no_traffic_minutes:
+    if thresholds.no_traffic_minutes:
         specs.append(
             AlarmSpec(
                 key="no-traffic",
                 description=(
                     f"{endpoint_name}/{variant_name}: "
-                    f"no invocations for {config.no_traffic_minutes} minutes"
+                    f"no invocations for {thresholds.no_traffic_minutes} minutes"
                 ),
                 namespace=SAGEMAKER_NAMESPACE,
                 metric_name="Invocations",
                 statistic="Sum",
                 period=60,
-                evaluation_periods=config.no_traffic_minutes,
+                evaluation_periods=thresholds.no_traffic_minutes,
                 dimensions=dimensions,
                 comparison_operator="LessThanThreshold",
                 threshold=1,
@@ -280,18 +257,22 @@ def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> l
                 treat_missing_data="breaching",
             )
         )
-    if config.model_monitoring:
-        specs += _model_alarms(config, dimensions, f"{endpoint_name}/{variant_name}")
+    if config.monitor is not None:
+        specs += _model_alarms(
+            config.monitor, config.retrain_command, dimensions, f"{endpoint_name}/{variant_name}"
+        )
     return specs
 
 
-def _model_alarms(config: AlarmConfig, dimensions: dict[str, str], where: str) -> list[AlarmSpec]:
+def _model_alarms(
+    monitor: MonitorConfig, retrain: str, dimensions: dict[str, str], where: str
+) -> list[AlarmSpec]:
     """Drift and live quality, from the monitoring job's one point per window."""
     # One point per window: the alarm's period is the window (CloudWatch allows up to a day).
-    window = config.monitor_window_minutes * 60
+    window = monitor.window_minutes * 60
     todo = (
         "See the report under monitoring/ in the artifacts bucket; to retrain on newer data: "
-        + config.retrain_command
+        + retrain
     )
 
     def judged(key: str, metric_name: str, what: str) -> AlarmSpec:
@@ -319,7 +300,7 @@ def _model_alarms(config: AlarmConfig, dimensions: dict[str, str], where: str) -
             "the captured traffic drifted from the training data",
         )
     ]
-    if config.monitor_ground_truth:
+    if monitor.ground_truth:
         specs.append(
             judged(
                 "live-quality", QUALITY_BELOW_BAR_METRIC, "live quality fell under the stack's bar"

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import AutoscalingConfig
+
 
 def scalable_resource_id(endpoint_name: str, variant_name: str) -> str:
     return f"endpoint/{endpoint_name}/variant/{variant_name}"
@@ -21,10 +23,7 @@ class AutoscalingArgs:
     endpoint_name: pulumi.Output[str]
     variant_name: str
     min_instances: int
-    max_instances: int
-    invocations_per_instance: int
-    scale_in_cooldown_seconds: int
-    scale_out_cooldown_seconds: int
+    autoscaling: AutoscalingConfig
     tags: dict[str, str]
 
 
@@ -44,7 +43,7 @@ class Autoscaling(pulumi.ComponentResource):
                 scalable_dimension="sagemaker:variant:DesiredInstanceCount",
                 resource_id=resource_id,
                 min_capacity=args.min_instances,
-                max_capacity=args.max_instances,
+                max_capacity=args.autoscaling.max_instances,
                 tags=args.tags,
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -57,12 +56,12 @@ class Autoscaling(pulumi.ComponentResource):
                 scalable_dimension=target.scalable_dimension,
                 resource_id=target.resource_id,
                 target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                    target_value=float(args.invocations_per_instance),
+                    target_value=float(args.autoscaling.invocations_per_instance),
                     predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
                         predefined_metric_type="SageMakerVariantInvocationsPerInstance"
                     ),
-                    scale_in_cooldown=args.scale_in_cooldown_seconds,
-                    scale_out_cooldown=args.scale_out_cooldown_seconds,
+                    scale_in_cooldown=args.autoscaling.scale_in_cooldown_seconds,
+                    scale_out_cooldown=args.autoscaling.scale_out_cooldown_seconds,
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self),

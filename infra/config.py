@@ -1,6 +1,9 @@
 """Stack configuration: every key, its type, default and validation, in one place.
 
-`Pulumi.yaml` declares the same keys (a test keeps the two identical); `Pulumi.<stack>.yaml`
+Each key is declared once, as the metadata of the field it sets in its unit's frozen dataclass
+(TrainingConfig, EndpointConfig, AlarmThresholds, ...); StackConfig holds the units, and each
+component receives its unit whole. `Pulumi.yaml`'s config block and docs/configuration.md are
+generated from the declarations (infra/config_docs.py, `make docs`); `Pulumi.<stack>.yaml`
 holds values only. Values decide, never whether a key was written: the engine merges every
 declared default into the stack's config before the program runs (infra/engine_config.py), so
 the program cannot tell a default from a value written in the stack file, and must not try.
@@ -14,13 +17,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
+from contracts.validation import Invalid, number_between, one_of, validate, whole_number
 from infra.engine_config import (
     EngineConfigError,
     engine_config_values,
@@ -56,144 +59,23 @@ class ConfigError(ValueError):
     """One or more stack config values that cannot be used."""
 
 
-@dataclass(frozen=True)
-class StackConfig:
-    data_path: str
-    data_version: str
-    target: str
-    algorithm: str
-    hyperparameters: Mapping[str, str]
-    quality_bars: Mapping[str, float]
-    training_instance_type: str
-    training_volume_gb: int
-    training_max_runtime_seconds: int
-    training_use_spot: bool
-    training_max_wait_seconds: int
-    endpoint_instance_type: str
-    endpoint_instance_count: int
-    serverless_memory_mb: int
-    serverless_max_concurrency: int
-    data_capture_percent: int
-    capture_retention_days: int
-    force_destroy_buckets: bool
-    protect_data: bool
-    customer_managed_key: bool
-    training_image_uri: str
-    inference_image_uri: str
-    ecr_keep_images: int
-    log_retention_days: int
-    model_server_workers: int
-    model_server_timeout_seconds: int
-    noncurrent_version_days: int
-    alarm_emails: tuple[str, ...]
-    alarm_https_url: str
-    alarm_period_seconds: int
-    alarm_evaluation_periods: int
-    alarm_5xx_errors: int
-    alarm_4xx_rate_percent: int
-    alarm_model_latency_p99_ms: int
-    alarm_overhead_latency_p99_ms: int
-    alarm_cpu_utilization: int
-    alarm_memory_percent: int
-    alarm_disk_percent: int
-    alarm_no_traffic_minutes: int
-    alarm_schema_violations: int
-    training_log_group_retention_days: int
-    deployment_strategy: str
-    deployment_canary_percent: int
-    deployment_linear_step_percent: int
-    deployment_wait_seconds: int
-    deployment_termination_wait_seconds: int
-    autoscaling_max_instances: int
-    autoscaling_invocations_per_instance: int
-    autoscaling_scale_in_cooldown_seconds: int
-    autoscaling_scale_out_cooldown_seconds: int
-    monthly_budget_usd: int
-    monitor_schedule: str
-    monitor_window_minutes: int
-    monitor_instance_type: str
-    monitor_ground_truth: bool
-    monitor_github_repository: str
-    monitor_github_token_secret: str
-
-    @property
-    def serverless(self) -> bool:
-        return not self.endpoint_instance_type
-
-    @property
-    def autoscaling(self) -> bool:
-        return self.autoscaling_max_instances > 0
-
-    @property
-    def model_monitoring(self) -> bool:
-        """Captured traffic is judged on a schedule (only instance endpoints capture)."""
-        return self.data_capture_percent > 0 and bool(self.monitor_schedule)
-
-    @property
-    def data_in_s3(self) -> bool:
-        return self.data_path.startswith("s3://")
-
-    def training_hyperparameters(self) -> dict[str, str]:
-        """What the training job receives: every value as text, as SageMaker passes it."""
-        values = {"target": self.target, "algorithm": self.algorithm, **self.hyperparameters}
-        values.update(
-            {f"min_{metric}": repr(bar) for metric, bar in self.quality_bars.items() if bar > 0}
-        )
-        return values
-
-
-class _Invalid(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Key:
-    """A config key: its Pulumi name, Pulumi type, default (as text) and how to read it."""
-
-    name: str
-    kind: str  # Pulumi's project config types: string, integer, boolean
-    default: str
-    description: str
-    parse: Callable[[str], Any]
-
-
+# Validators: text in (as the engine hands it over), a typed value out, or Invalid saying
+# what is allowed. contracts/validation.py holds the ones training's hyperparameters share.
 def _text(value: str) -> str:
     return value.strip()
 
 
 def _non_empty(value: str) -> str:
     if not value.strip():
-        raise _Invalid("must not be empty")
+        raise Invalid("must not be empty")
     return value.strip()
-
-
-def _integer(low: int, high: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        try:
-            number = int(value.strip())
-        except ValueError:
-            raise _Invalid(f"must be a whole number from {low} to {high}") from None
-        if not low <= number <= high:
-            raise _Invalid(f"must be a whole number from {low} to {high}")
-        return number
-
-    return parse
 
 
 def _boolean(value: str) -> bool:
     text = value.strip().lower()
     if text not in ("true", "false"):
-        raise _Invalid("must be true or false")
+        raise Invalid("must be true or false")
     return text == "true"
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if value.strip() not in options:
-            raise _Invalid(f"must be one of: {', '.join(options)}")
-        return value.strip()
-
-    return parse
 
 
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$")
@@ -203,25 +85,15 @@ _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
 def _schedule(value: str) -> str:
     text = value.strip()
     if text and not _SCHEDULE.match(text):
-        raise _Invalid("must be empty, rate(<n> minutes|hours|days) or cron(<fields>)")
+        raise Invalid("must be empty, rate(<n> minutes|hours|days) or cron(<fields>)")
     return text
 
 
 def _github_repository(value: str) -> str:
     text = value.strip()
     if text and not _GITHUB_REPOSITORY.match(text):
-        raise _Invalid("must be empty or a GitHub owner/name such as octo-org/sagestack")
+        raise Invalid("must be empty or a GitHub owner/name such as octo-org/sagestack")
     return text
-
-
-def _bar(value: str) -> float:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        raise _Invalid("must be a number from 0 to 1") from None
-    if not (math.isfinite(number) and 0 <= number <= 1):
-        raise _Invalid("must be a number from 0 to 1")
-    return number
 
 
 def _log_retention(allow_zero: bool) -> Callable[[str], int]:
@@ -233,7 +105,7 @@ def _log_retention(allow_zero: bool) -> Callable[[str], int]:
         except ValueError:
             days = -1
         if days not in allowed:
-            raise _Invalid(
+            raise Invalid(
                 "must be one of the retentions CloudWatch Logs takes: "
                 + ", ".join(map(str, allowed))
             )
@@ -248,7 +120,7 @@ def _instance_type(optional: bool) -> Callable[[str], str]:
         if optional and not text:
             return ""
         if not _INSTANCE_TYPE.match(text):
-            raise _Invalid("must be a SageMaker instance type such as ml.m5.large")
+            raise Invalid("must be a SageMaker instance type such as ml.m5.large")
         return text
 
     return parse
@@ -257,20 +129,20 @@ def _instance_type(optional: bool) -> Callable[[str], str]:
 def _data_path(value: str) -> str:
     text = value.strip()
     if not text:
-        raise _Invalid("must be a local CSV/Parquet path or an s3:// URI")
+        raise Invalid("must be a local CSV/Parquet path or an s3:// URI")
     if text.startswith("s3://") and not re.match(
         r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", text
     ):
-        raise _Invalid("must be an s3://bucket/key URI")
+        raise Invalid("must be an s3://bucket/key URI")
     if "://" in text and not text.startswith("s3://"):
-        raise _Invalid("must be a local path or an s3:// URI")
+        raise Invalid("must be a local path or an s3:// URI")
     return text
 
 
 def _image_uri(value: str) -> str:
     text = value.strip()
     if text and not is_ecr_image_uri(text):
-        raise _Invalid(
+        raise Invalid(
             "must be empty (build the image) or an ECR image URI such as "
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagestack-training@sha256:<digest>"
         )
@@ -284,21 +156,21 @@ def _emails(value: str) -> tuple[str, ...]:
     addresses = tuple(part.strip() for part in value.split(",") if part.strip())
     bad = [address for address in addresses if not _EMAIL.match(address)]
     if bad:
-        raise _Invalid(f"must be comma-separated email addresses ({bad} are not)")
+        raise Invalid(f"must be comma-separated email addresses ({bad} are not)")
     return addresses
 
 
 def _https_url(value: str) -> str:
     text = value.strip()
     if text and not re.match(r"^https://[^\s/]+\S*$", text):
-        raise _Invalid("must be empty or an https:// URL")
+        raise Invalid("must be empty or an https:// URL")
     return text
 
 
 def _period(value: str) -> int:
-    seconds = _integer(60, 86400)(value)
+    seconds = whole_number(60, 86400)(value)
     if seconds % 60:
-        raise _Invalid("must be a multiple of 60 seconds (CloudWatch's standard resolution)")
+        raise Invalid("must be a multiple of 60 seconds (CloudWatch's standard resolution)")
     return seconds
 
 
@@ -307,393 +179,573 @@ def _hyperparameters(value: str) -> dict[str, str]:
     try:
         parsed = json.loads(value or "{}")
     except ValueError:
-        raise _Invalid('must be a JSON object such as {"C": 0.5}') from None
+        raise Invalid('must be a JSON object such as {"C": 0.5}') from None
     if not isinstance(parsed, dict) or not all(
         isinstance(v, str | int | float) and not isinstance(v, bool) for v in parsed.values()
     ):
-        raise _Invalid('must be a JSON object of names to numbers or text, such as {"C": 0.5}')
+        raise Invalid('must be a JSON object of names to numbers or text, such as {"C": 0.5}')
     reserved = {"target", "algorithm"} | {f"min_{metric}" for metric in GATED_METRICS}
     clashes = sorted(reserved & set(parsed))
     if clashes:
-        raise _Invalid(f"must not set {clashes}: they have config keys of their own")
+        raise Invalid(f"must not set {clashes}: they have config keys of their own")
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}
 
 
-KEYS: tuple[Key, ...] = (
-    Key(
+@dataclass(frozen=True)
+class Key:
+    """A config key: its Pulumi name, Pulumi type, default (as text), meaning and validator."""
+
+    name: str
+    kind: str  # Pulumi's project config types: string, integer, boolean
+    default: str
+    description: str
+    parse: Callable[[str], Any]
+
+
+def _key(name: str, kind: str, default: str, description: str, parse: Callable[[str], Any]) -> Any:
+    """A unit config field, declared with the stack config key that sets it (its metadata).
+
+    The field defaults to the key's default, parsed: a unit built in code (tests, tools) with
+    only the values it cares about is what the engine's defaults would give.
+    """
+    return field(
+        default_factory=lambda: parse(default),
+        metadata={"key": Key(name, kind, default, description, parse)},
+    )
+
+
+def _quality_bar(name: str, metric: str) -> Any:
+    return _key(
+        name,
+        "string",
+        "0",
+        f"Quality bar: the lowest test {metric} that may ship (0 to 1; 0 = none).",
+        number_between(0, 1),
+    )
+
+
+# The units, one per component (or family of components) that reads them. Each field declares
+# its key once; Pulumi.yaml's config block and docs/configuration.md are generated from these
+# declarations (infra/config_docs.py, `make docs`), in this order.
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The data, the estimator, its quality bars and the training job's resources."""
+
+    data_path: str = _key(
         "dataPath",
         "string",
         "data/breast_cancer.csv",
         "Training data: a CSV or Parquet file, relative to the repository root, or an s3:// URI.",
         _data_path,
-    ),
-    Key(
+    )
+    data_version: str = _key(
         "dataVersion",
         "string",
         "",
         "For an s3:// dataPath: a version key you change when the data changes (retrains).",
         _text,
-    ),
-    Key("target", "string", "target", "Name of the label column.", _non_empty),
-    Key(
+    )
+    target: str = _key("target", "string", "target", "Name of the label column.", _non_empty)
+    algorithm: str = _key(
         "algorithm",
         "string",
         "logistic_regression",
         "logistic_regression, random_forest or hist_gradient_boosting.",
-        _choice(ALGORITHMS),
-    ),
-    Key(
+        one_of(ALGORITHMS),
+    )
+    hyperparameters: Mapping[str, str] = _key(
         "hyperparameters",
         "string",
         "{}",
         'Further training hyperparameters as a JSON object, e.g. {"C": 0.5}.',
         _hyperparameters,
-    ),
-    *(
-        Key(
-            f"min{''.join(p.capitalize() for p in metric.split('_'))}",
-            "string",
-            "0",
-            f"Quality bar: the lowest test {metric} that may ship (0 to 1; 0 = none).",
-            _bar,
-        )
-        for metric in GATED_METRICS
-    ),
-    Key(
+    )
+    # One per GATED_METRICS entry, named min_<metric> as the training container's keys are.
+    min_accuracy: float = _quality_bar("minAccuracy", "accuracy")
+    min_precision: float = _quality_bar("minPrecision", "precision")
+    min_recall: float = _quality_bar("minRecall", "recall")
+    min_f1: float = _quality_bar("minF1", "f1")
+    min_roc_auc: float = _quality_bar("minRocAuc", "roc_auc")
+    instance_type: str = _key(
         "trainingInstanceType",
         "string",
         "ml.m5.large",
         "Training instance type.",
         _instance_type(optional=False),
-    ),
-    Key("trainingVolumeGb", "integer", "10", "Training volume size in GB.", _integer(1, 16384)),
-    Key(
-        "trainingMaxRuntimeSeconds", "integer", "3600", "Training time limit.", _integer(60, 432000)
-    ),
-    Key(
+    )
+    volume_gb: int = _key(
+        "trainingVolumeGb", "integer", "10", "Training volume size in GB.", whole_number(1, 16384)
+    )
+    max_runtime_seconds: int = _key(
+        "trainingMaxRuntimeSeconds",
+        "integer",
+        "3600",
+        "Training time limit.",
+        whole_number(60, 432000),
+    )
+    use_spot: bool = _key(
         "trainingUseSpot", "boolean", "false", "Managed spot training, with checkpoints.", _boolean
-    ),
-    Key(
+    )
+    max_wait_seconds: int = _key(
         "trainingMaxWaitSeconds",
         "integer",
         "7200",
         "Spot training: longest wait plus run time (at least trainingMaxRuntimeSeconds).",
-        _integer(60, 432000),
-    ),
-    Key(
+        whole_number(60, 432000),
+    )
+
+    @property
+    def data_in_s3(self) -> bool:
+        return self.data_path.startswith("s3://")
+
+    @property
+    def quality_bars(self) -> dict[str, float]:
+        return {metric: float(getattr(self, f"min_{metric}")) for metric in GATED_METRICS}
+
+    def job_hyperparameters(self) -> dict[str, str]:
+        """What the training job receives: every value as text, as SageMaker passes it."""
+        values = {"target": self.target, "algorithm": self.algorithm, **self.hyperparameters}
+        values.update(
+            {f"min_{metric}": repr(bar) for metric, bar in self.quality_bars.items() if bar > 0}
+        )
+        return values
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """The endpoint's shape (instances, or serverless when no instance type), its capture and
+    its model server."""
+
+    instance_type: str = _key(
         "endpointInstanceType",
         "string",
         "",
         "Endpoint instance type; empty for a serverless endpoint.",
         _instance_type(optional=True),
-    ),
-    Key(
+    )
+    instance_count: int = _key(
         "endpointInstanceCount",
         "integer",
         "1",
         "Endpoint instances (instance endpoints).",
-        _integer(1, 100),
-    ),
-    Key(
+        whole_number(1, 100),
+    )
+    serverless_memory_mb: int = _key(
         "serverlessMemoryMb",
         "integer",
         "2048",
         f"Serverless endpoint memory: one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}.",
-        _integer(1024, 6144),
-    ),
-    Key(
+        whole_number(1024, 6144),
+    )
+    serverless_max_concurrency: int = _key(
         "serverlessMaxConcurrency",
         "integer",
         "5",
         "Serverless endpoint concurrency (1-200).",
-        _integer(1, SERVERLESS_MAX_CONCURRENCY),
-    ),
-    Key(
+        whole_number(1, SERVERLESS_MAX_CONCURRENCY),
+    )
+    data_capture_percent: int = _key(
         "dataCapturePercent",
         "integer",
         "0",
         "Share of endpoint traffic captured to the capture bucket (0 = off).",
-        _integer(0, 100),
-    ),
-    Key(
-        "captureRetentionDays", "integer", "30", "Days captured traffic is kept.", _integer(1, 3650)
-    ),
-    Key(
+        whole_number(0, 100),
+    )
+    model_server_workers: int = _key(
+        "modelServerWorkers",
+        "integer",
+        "0",
+        "Inference worker processes per instance; 0 = one per vCPU.",
+        whole_number(0, 64),
+    )
+    model_server_timeout_seconds: int = _key(
+        "modelServerTimeoutSeconds",
+        "integer",
+        "60",
+        "Inference request timeout (SageMaker gives up on a request after 60 s).",
+        whole_number(1, 3600),
+    )
+
+    @property
+    def serverless(self) -> bool:
+        return not self.instance_type
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """The buckets, their key and how `pulumi destroy` treats them."""
+
+    capture_retention_days: int = _key(
+        "captureRetentionDays",
+        "integer",
+        "30",
+        "Days captured traffic is kept.",
+        whole_number(1, 3650),
+    )
+    force_destroy: bool = _key(
         "forceDestroyBuckets",
         "boolean",
         "false",
         "`pulumi destroy` empties and deletes the buckets (dev).",
         _boolean,
-    ),
-    Key(
+    )
+    protect_data: bool = _key(
         "protectData",
         "boolean",
         "false",
         "Data and artifact buckets are protected and retained by `pulumi destroy` (prod).",
         _boolean,
-    ),
-    Key(
+    )
+    customer_managed_key: bool = _key(
         "customerManagedKey",
         "boolean",
         "false",
         "A customer-managed KMS key with rotation instead of the AWS-managed one.",
         _boolean,
-    ),
-    Key(
+    )
+    noncurrent_version_days: int = _key(
+        "noncurrentVersionDays",
+        "integer",
+        "30",
+        "Days an overwritten or deleted object version is kept in the buckets.",
+        whole_number(1, 3650),
+    )
+
+
+@dataclass(frozen=True)
+class ImagesConfig:
+    """The two container images: prebuilt ones, or built here into repositories that keep a
+    few."""
+
+    training_image_uri: str = _key(
         "trainingImageUri",
         "string",
         "",
         "A prebuilt training image in ECR (by digest is best); empty to build its Dockerfile.",
         _image_uri,
-    ),
-    Key(
+    )
+    inference_image_uri: str = _key(
         "inferenceImageUri",
         "string",
         "",
         "A prebuilt inference image in ECR (by digest is best); empty to build its Dockerfile.",
         _image_uri,
-    ),
-    Key("ecrKeepImages", "integer", "10", "Images each ECR repository keeps.", _integer(1, 1000)),
-    Key(
+    )
+    keep_images: int = _key(
+        "ecrKeepImages", "integer", "10", "Images each ECR repository keeps.", whole_number(1, 1000)
+    )
+
+
+@dataclass(frozen=True)
+class LogsConfig:
+    """How long CloudWatch keeps the logs."""
+
+    retention_days: int = _key(
         "logRetentionDays",
         "integer",
         "30",
         "CloudWatch log retention.",
         _log_retention(allow_zero=False),
-    ),
-    Key(
-        "modelServerWorkers",
-        "integer",
-        "0",
-        "Inference worker processes per instance; 0 = one per vCPU.",
-        _integer(0, 64),
-    ),
-    Key(
-        "modelServerTimeoutSeconds",
-        "integer",
-        "60",
-        "Inference request timeout (SageMaker gives up on a request after 60 s).",
-        _integer(1, 3600),
-    ),
-    Key(
-        "noncurrentVersionDays",
-        "integer",
-        "30",
-        "Days an overwritten or deleted object version is kept in the buckets.",
-        _integer(1, 3650),
-    ),
-    Key(
-        "alarmEmails",
-        "string",
-        "",
-        "Comma-separated emails told of alarms and failed training (each confirms once).",
-        _emails,
-    ),
-    Key(
-        "alarmHttpsUrl",
-        "string",
-        "",
-        "An https:// URL told of alarms and failed training (SNS subscription); empty for none.",
-        _https_url,
-    ),
-    Key("alarmPeriodSeconds", "integer", "60", "Alarm period (a multiple of 60).", _period),
-    Key(
-        "alarmEvaluationPeriods",
-        "integer",
-        "3",
-        "Periods an alarm's metric must breach in a row before it fires.",
-        _integer(1, 100),
-    ),
-    Key(
-        "alarm5xxErrors",
-        "integer",
-        "1",
-        "5XX responses in one period that count as a breach.",
-        _integer(1, 1000000),
-    ),
-    Key(
-        "alarm4xxRatePercent",
-        "integer",
-        "10",
-        "Share of invocations answered 4XX, in percent, that counts as a breach.",
-        _integer(1, 100),
-    ),
-    Key(
-        "alarmModelLatencyP99Ms",
-        "integer",
-        "500",
-        "p99 ModelLatency, in milliseconds, that counts as a breach.",
-        _integer(1, 600000),
-    ),
-    Key(
-        "alarmOverheadLatencyP99Ms",
-        "integer",
-        "200",
-        "p99 OverheadLatency (SageMaker's own), in milliseconds, that counts as a breach.",
-        _integer(1, 600000),
-    ),
-    Key(
-        "alarmCpuUtilization",
-        "integer",
-        "160",
-        "Instance endpoints: CPUUtilization that counts as a breach (100 per vCPU; m5.large: 2).",
-        _integer(1, 12800),
-    ),
-    Key(
-        "alarmMemoryPercent",
-        "integer",
-        "85",
-        "Instance endpoints: MemoryUtilization (percent) that counts as a breach.",
-        _integer(1, 100),
-    ),
-    Key(
-        "alarmDiskPercent",
-        "integer",
-        "85",
-        "Instance endpoints: DiskUtilization (percent) that counts as a breach.",
-        _integer(1, 100),
-    ),
-    Key(
-        "alarmNoTrafficMinutes",
-        "integer",
-        "0",
-        "Alarm when the endpoint gets no invocations for this many minutes (0 = off).",
-        _integer(0, 1440),
-    ),
-    Key(
-        "alarmSchemaViolations",
-        "integer",
-        "100",
-        "Requests rejected by the schema in one period (summary lines) that count as a breach.",
-        _integer(1, 1000000),
-    ),
-    Key(
+    )
+    training_log_group_retention_days: int = _key(
         "trainingLogGroupRetentionDays",
         "integer",
         "0",
         "Retention of /aws/sagemaker/TrainingJobs, which the whole account shares: set it in one "
         "stack per account and region only (0 = leave it alone).",
         _log_retention(allow_zero=True),
-    ),
-    Key(
+    )
+
+
+@dataclass(frozen=True)
+class NotificationsConfig:
+    """Who the alarm topic tells."""
+
+    emails: tuple[str, ...] = _key(
+        "alarmEmails",
+        "string",
+        "",
+        "Comma-separated emails told of alarms and failed training (each confirms once).",
+        _emails,
+    )
+    https_url: str = _key(
+        "alarmHttpsUrl",
+        "string",
+        "",
+        "An https:// URL told of alarms and failed training (SNS subscription); empty for none.",
+        _https_url,
+    )
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """When the endpoint's alarms fire (infra/alarm_specs.py)."""
+
+    period_seconds: int = _key(
+        "alarmPeriodSeconds", "integer", "60", "Alarm period (a multiple of 60).", _period
+    )
+    evaluation_periods: int = _key(
+        "alarmEvaluationPeriods",
+        "integer",
+        "3",
+        "Periods an alarm's metric must breach in a row before it fires.",
+        whole_number(1, 100),
+    )
+    errors_5xx: int = _key(
+        "alarm5xxErrors",
+        "integer",
+        "1",
+        "5XX responses in one period that count as a breach.",
+        whole_number(1, 1000000),
+    )
+    rate_4xx_percent: int = _key(
+        "alarm4xxRatePercent",
+        "integer",
+        "10",
+        "Share of invocations answered 4XX, in percent, that counts as a breach.",
+        whole_number(1, 100),
+    )
+    model_latency_p99_ms: int = _key(
+        "alarmModelLatencyP99Ms",
+        "integer",
+        "500",
+        "p99 ModelLatency, in milliseconds, that counts as a breach.",
+        whole_number(1, 600000),
+    )
+    overhead_latency_p99_ms: int = _key(
+        "alarmOverheadLatencyP99Ms",
+        "integer",
+        "200",
+        "p99 OverheadLatency (SageMaker's own), in milliseconds, that counts as a breach.",
+        whole_number(1, 600000),
+    )
+    cpu_utilization: int = _key(
+        "alarmCpuUtilization",
+        "integer",
+        "160",
+        "Instance endpoints: CPUUtilization that counts as a breach (100 per vCPU; m5.large: 2).",
+        whole_number(1, 12800),
+    )
+    memory_percent: int = _key(
+        "alarmMemoryPercent",
+        "integer",
+        "85",
+        "Instance endpoints: MemoryUtilization (percent) that counts as a breach.",
+        whole_number(1, 100),
+    )
+    disk_percent: int = _key(
+        "alarmDiskPercent",
+        "integer",
+        "85",
+        "Instance endpoints: DiskUtilization (percent) that counts as a breach.",
+        whole_number(1, 100),
+    )
+    no_traffic_minutes: int = _key(
+        "alarmNoTrafficMinutes",
+        "integer",
+        "0",
+        "Alarm when the endpoint gets no invocations for this many minutes (0 = off).",
+        whole_number(0, 1440),
+    )
+    schema_violations: int = _key(
+        "alarmSchemaViolations",
+        "integer",
+        "100",
+        "Requests rejected by the schema in one period (summary lines) that count as a breach.",
+        whole_number(1, 1000000),
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentPolicy:
+    """How a new endpoint configuration takes traffic (SageMaker's blue/green update)."""
+
+    strategy: str = _key(
         "deploymentStrategy",
         "string",
         "all_at_once",
         "How a new model takes traffic: all_at_once, canary or linear (blue/green, rollback).",
-        _choice(DEPLOYMENT_STRATEGIES),
-    ),
-    Key(
+        one_of(DEPLOYMENT_STRATEGIES),
+    )
+    canary_percent: int = _key(
         "deploymentCanaryPercent",
         "integer",
         "10",
         "canary: the share of capacity that takes traffic first, in percent.",
-        _integer(1, 99),
-    ),
-    Key(
+        whole_number(1, 99),
+    )
+    linear_step_percent: int = _key(
         "deploymentLinearStepPercent",
         "integer",
         "25",
         "linear: the share of capacity moved at each step, in percent.",
-        _integer(1, 99),
-    ),
-    Key(
+        whole_number(1, 99),
+    )
+    wait_seconds: int = _key(
         "deploymentWaitSeconds",
         "integer",
         "300",
         "Seconds between traffic shifts, watching the rollback alarms.",
-        _integer(0, 3600),
-    ),
-    Key(
+        whole_number(0, 3600),
+    )
+    termination_wait_seconds: int = _key(
         "deploymentTerminationWaitSeconds",
         "integer",
         "300",
         "Seconds the old fleet is kept after the shift (baking), ready for a rollback.",
-        _integer(0, 3600),
-    ),
-    Key(
+        whole_number(0, 3600),
+    )
+
+
+@dataclass(frozen=True)
+class AutoscalingConfig:
+    """Target tracking on invocations per instance (instance endpoints only)."""
+
+    max_instances: int = _key(
         "autoscalingMaxInstances",
         "integer",
         "0",
         "Instance endpoints: scale from endpointInstanceCount up to this many instances (0 = off).",
-        _integer(0, 100),
-    ),
-    Key(
+        whole_number(0, 100),
+    )
+    invocations_per_instance: int = _key(
         "autoscalingInvocationsPerInstance",
         "integer",
         "1000",
         "Target invocations per instance per minute for scaling.",
-        _integer(1, 1000000),
-    ),
-    Key(
+        whole_number(1, 1000000),
+    )
+    scale_in_cooldown_seconds: int = _key(
         "autoscalingScaleInCooldownSeconds",
         "integer",
         "300",
         "Seconds after a scale-in before another.",
-        _integer(0, 3600),
-    ),
-    Key(
+        whole_number(0, 3600),
+    )
+    scale_out_cooldown_seconds: int = _key(
         "autoscalingScaleOutCooldownSeconds",
         "integer",
         "60",
         "Seconds after a scale-out before another.",
-        _integer(0, 3600),
-    ),
-    Key(
+        whole_number(0, 3600),
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_instances > 0
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """What a pull request's preview may cost (`python -m sagestack cost`)."""
+
+    monthly_usd: int = _key(
         "monthlyBudgetUsd",
         "integer",
         "0",
         "A pull request's preview fails when `python -m sagestack cost` estimates more a month "
         "(USD; 0 = no budget).",
-        _integer(0, 10_000_000),
-    ),
-    Key(
+        whole_number(0, 10_000_000),
+    )
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """The scheduled job that judges captured traffic, and the loop back to training."""
+
+    schedule: str = _key(
         "monitorSchedule",
         "string",
         "rate(1 hour)",
         "Stacks that capture: EventBridge Scheduler expression that runs the monitoring job "
         "(rate(...) or cron(...); empty = no monitoring job).",
         _schedule,
-    ),
-    Key(
+    )
+    window_minutes: int = _key(
         "monitorWindowMinutes",
         "integer",
         "60",
         "Minutes of captured traffic each monitoring job judges, ending at its scheduled time.",
-        _integer(1, 1440),
-    ),
-    Key(
+        whole_number(1, 1440),
+    )
+    instance_type: str = _key(
         "monitorInstanceType",
         "string",
         "ml.t3.medium",
         "Instance type of the monitoring Processing job.",
         _instance_type(False),
-    ),
-    Key(
+    )
+    ground_truth: bool = _key(
         "monitorGroundTruth",
         "boolean",
         "false",
         "The monitoring job also reads labels under the capture bucket's ground-truth/ prefix "
         "and judges live quality (the prefix must hold at least one object).",
         _boolean,
-    ),
-    Key(
+    )
+    github_repository: str = _key(
         "monitorGithubRepository",
         "string",
         "",
         "owner/name of the GitHub repository a drift or quality alarm sends repository_dispatch "
         "to (empty = off; needs monitorGithubTokenSecret).",
         _github_repository,
-    ),
-    Key(
+    )
+    github_token_secret: str = _key(
         "monitorGithubTokenSecret",
         "string",
         "",
         "Name or ARN of the Secrets Manager secret (you create it) holding the GitHub token for "
         "repository_dispatch.",
         _text,
-    ),
+    )
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The whole stack config: one unit per component, each passed to it whole."""
+
+    training: TrainingConfig
+    endpoint: EndpointConfig
+    storage: StorageConfig
+    images: ImagesConfig
+    logs: LogsConfig
+    notifications: NotificationsConfig
+    alarms: AlarmThresholds
+    deployment: DeploymentPolicy
+    autoscaling: AutoscalingConfig
+    budget: BudgetConfig
+    monitor: MonitorConfig
+
+    @property
+    def serverless(self) -> bool:
+        return self.endpoint.serverless
+
+    @property
+    def model_monitoring(self) -> bool:
+        """Captured traffic is judged on a schedule (only instance endpoints capture)."""
+        return self.endpoint.data_capture_percent > 0 and bool(self.monitor.schedule)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a key's value lives in StackConfig: unit attribute, then field attribute."""
+
+    unit: str
+    field: str
+    key: Key
+
+
+# The unit classes by StackConfig attribute, in declaration order (the keys' order).
+_UNITS: dict[str, type[Any]] = get_type_hints(StackConfig)
+_PLACES = tuple(
+    _Place(unit, member.name, member.metadata["key"])
+    for unit, unit_type in _UNITS.items()
+    for member in fields(unit_type)
 )
+KEYS: tuple[Key, ...] = tuple(place.key for place in _PLACES)
 _BY_NAME = {key.name: key for key in KEYS}
+_PLACE_OF = {place.key.name: place for place in _PLACES}
 
 
 def parse_config(values: Mapping[str, object]) -> StackConfig:
@@ -711,22 +763,21 @@ def parse_config(values: Mapping[str, object]) -> StackConfig:
             + (f" (did you mean {close[0]}?)" if close else "")
             + f"; declared keys: {', '.join(sorted(_BY_NAME))}"
         )
-    parsed: dict[str, Any] = {}
-    for key in KEYS:
-        raw = values.get(key.name, key.default)
-        text = as_config_text(raw)
-        try:
-            parsed[key.name] = key.parse(text)
-        except _Invalid as invalid:
-            problems.append(f"{NAMESPACE}:{key.name}={text!r} {invalid}")
+    texts = {key.name: as_config_text(values.get(key.name, key.default)) for key in KEYS}
+    parsed, invalid = validate(
+        {key.name: key.parse for key in KEYS},
+        texts,
+        lambda name, text: f"{NAMESPACE}:{name}={text!r}",
+    )
+    problems.extend(invalid)
     if not problems:
         problems.extend(_cross_checks(parsed))
     if problems:
         raise ConfigError("invalid stack config: " + "; ".join(problems))
-    bars = {metric: parsed[_bar_key(metric)] for metric in GATED_METRICS}
-    names = {field.name for field in fields(StackConfig)}
-    simple = {_snake(name): value for name, value in parsed.items() if _snake(name) in names}
-    return StackConfig(**simple, quality_bars=bars)
+    members: dict[str, dict[str, Any]] = {unit: {} for unit in _UNITS}
+    for place in _PLACES:
+        members[place.unit][place.field] = parsed[place.key.name]
+    return StackConfig(**{unit: _UNITS[unit](**members[unit]) for unit in _UNITS})
 
 
 def _cross_checks(parsed: Mapping[str, Any]) -> list[str]:
@@ -776,15 +827,6 @@ def _cross_checks(parsed: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _bar_key(metric: str) -> str:
-    return f"min{''.join(part.capitalize() for part in metric.split('_'))}"
-
-
-def _snake(name: str) -> str:
-    # alarm5xxErrors -> alarm_5xx_errors; alarmModelLatencyP99Ms -> alarm_model_latency_p99_ms
-    return re.sub(r"(?<=[a-z])(?=[0-9])|(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 # Settings that only one endpoint shape uses. The other shape ignores them; a value other than
 # the default there is almost certainly a mistake, so it is named in a warning, not dropped
 # silently. (Presence cannot be the signal: the engine merges every default in.)
@@ -808,17 +850,23 @@ def ignored_settings(config: StackConfig) -> list[str]:
     else:
         keys, reason = (
             SERVERLESS_ONLY_KEYS,
-            f"endpointInstanceType={config.endpoint_instance_type} makes an instance endpoint",
+            f"endpointInstanceType={config.endpoint.instance_type} makes an instance endpoint",
         )
     warnings = []
     for name in keys:
         key = _BY_NAME[name]
-        value = getattr(config, _snake(name))
+        value = config_value(config, name)
         if value != key.parse(key.default):
             warnings.append(
                 f"{NAMESPACE}:{name}={value} is ignored: {reason} (default {key.default})"
             )
     return warnings
+
+
+def config_value(config: StackConfig, name: str) -> Any:
+    """The value of the key called `name` (e.g. endpointInstanceCount) in `config`."""
+    place = _PLACE_OF[name]
+    return getattr(getattr(config, place.unit), place.field)
 
 
 def as_config_text(value: object) -> str:

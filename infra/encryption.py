@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.account import AwsAccount
+from infra.config import StorageConfig
 from infra.policies import key_policy
 
 
@@ -45,10 +46,9 @@ def kms_key(
 @dataclass(frozen=True)
 class EncryptionArgs:
     account: AwsAccount
-    customer_managed_key: bool
-    # Buckets that outlive `pulumi destroy` must keep the key that decrypts them.
-    retain_on_delete: bool
-    protect: bool
+    # Whether the key exists, and (buckets that outlive `pulumi destroy` must keep the key that
+    # decrypts them) whether it is retained and protected as they are.
+    storage: StorageConfig
     tags: dict[str, str]
 
 
@@ -60,7 +60,7 @@ class Encryption(pulumi.ComponentResource):
     ) -> None:
         super().__init__("sagestack:encryption:Encryption", name, None, opts)
         self.key_arn = None
-        if args.customer_managed_key:
+        if args.storage.customer_managed_key:
             key = kms_key(
                 f"{name}-key",
                 f"sagestack {pulumi.get_stack()}: data, models and endpoints",
@@ -68,7 +68,9 @@ class Encryption(pulumi.ComponentResource):
                 deletion_window_days=30,
                 tags=args.tags,
                 opts=pulumi.ResourceOptions(
-                    parent=self, protect=args.protect, retain_on_delete=args.retain_on_delete
+                    parent=self,
+                    protect=args.storage.protect_data,
+                    retain_on_delete=not args.storage.force_destroy,
                 ),
             )
             aws.kms.Alias(

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
 from infra.account import AwsAccount
+from infra.config import ImagesConfig
 from infra.paths import PROJECT_ROOT, for_pulumi
 from infra.policies import ecr_lifecycle_policy, ecr_repository_arn
 
@@ -28,8 +29,9 @@ _SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
 # The packages each image's Dockerfile copies: the training image also runs the `monitor`
-# job, which decodes captured requests with the inference package's codecs.
-IMAGE_PACKAGES = {"training": ("training", "inference"), "inference": ("inference",)}
+# job, which decodes captured requests with the inference package's codecs, and validates
+# its hyperparameters with contracts/validation.py.
+IMAGE_PACKAGES = {"training": ("training", "inference", "contracts"), "inference": ("inference",)}
 
 
 def image_sources(role: str, root: Path = PROJECT_ROOT) -> list[Path]:
@@ -132,10 +134,8 @@ class ImageBuild(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class ImagesArgs:
     account: AwsAccount
-    training_image_uri: str  # prebuilt, or "" to build
-    inference_image_uri: str
+    images: ImagesConfig  # each image prebuilt, or "" to build it
     kms_key_arn: pulumi.Output[str] | None
-    keep_images: int
     tags: dict[str, str]
 
 
@@ -159,15 +159,17 @@ class Images(pulumi.ComponentResource):
                 ImageBuildArgs(
                     role=role,
                     kms_key_arn=args.kms_key_arn,
-                    keep_images=args.keep_images,
+                    keep_images=args.images.keep_images,
                     tags=args.tags,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             return build.image_uri, build.repository_arn
 
-        self.training_image_uri, training_arn = image("training", args.training_image_uri)
-        self.inference_image_uri, inference_arn = image("inference", args.inference_image_uri)
+        self.training_image_uri, training_arn = image("training", args.images.training_image_uri)
+        self.inference_image_uri, inference_arn = image(
+            "inference", args.images.inference_image_uri
+        )
         self.repository_arns = pulumi.Output.all(training_arn, inference_arn)
         # The monitoring job runs in the training image: its role pulls that one only.
         self.training_repository_arn = training_arn

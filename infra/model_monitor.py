@@ -27,6 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.account import AwsAccount
+from infra.config import MonitorConfig
 from infra.iam import CAPTURE_PREFIX
 from infra.policies import (
     Document,
@@ -206,10 +207,7 @@ class ModelMonitorArgs:
     stack: str
     endpoint_name: str
     variant_name: str
-    schedule: str
-    window_minutes: int
-    instance_type: str
-    ground_truth: bool
+    monitor: MonitorConfig
     image_uri: pulumi.Output[str]
     training_repository_arn: pulumi.Output[str]
     model_data_url: pulumi.Output[str]
@@ -220,8 +218,6 @@ class ModelMonitorArgs:
     kms_key_arn: pulumi.Output[str] | None
     # The drift and quality alarms (EndpointAlarms.retrain_alarm_arns).
     retrain_alarm_arns: pulumi.Output[list[str]]
-    github_repository: str
-    github_token_secret: str
     tags: dict[str, str]
 
 
@@ -312,7 +308,7 @@ class ModelMonitor(pulumi.ComponentResource):
             ),
             inline(job_role, "metrics", metrics_policy, ["sagestack"]),
         ]
-        if args.ground_truth:
+        if args.monitor.ground_truth:
             job_policies.append(
                 inline(
                     job_role,
@@ -354,14 +350,14 @@ class ModelMonitor(pulumi.ComponentResource):
                         job_prefix=prefix,
                         role_arn=v[0],
                         image_uri=v[1],
-                        instance_type=args.instance_type,
+                        instance_type=args.monitor.instance_type,
                         endpoint_name=args.endpoint_name,
                         variant_name=args.variant_name,
                         capture_bucket=v[2],
                         artifacts_bucket=v[3],
                         model_data_url=v[4],
-                        window_minutes=args.window_minutes,
-                        ground_truth=args.ground_truth,
+                        window_minutes=args.monitor.window_minutes,
+                        ground_truth=args.monitor.ground_truth,
                         kms_key_arn=v[5],
                     )
                 )
@@ -371,7 +367,7 @@ class ModelMonitor(pulumi.ComponentResource):
             f"{name}-schedule",
             aws.scheduler.ScheduleArgs(
                 description=f"sagestack {args.stack}: judge captured traffic for drift",
-                schedule_expression=args.schedule,
+                schedule_expression=args.monitor.schedule,
                 flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
                 target=aws.scheduler.ScheduleTargetArgs(
                     arn=CREATE_PROCESSING_JOB_TARGET, role_arn=scheduler_role.arn, input=request
@@ -382,7 +378,7 @@ class ModelMonitor(pulumi.ComponentResource):
         self.report_uri = pulumi.Output.all(args.artifacts_bucket).apply(
             lambda v: monitoring_uri(v[0], args.endpoint_name)
         )
-        if args.github_repository:
+        if args.monitor.github_repository:
             self._github_loop(name, args, role, inline)
         self.schedule_name = schedule.name
         self.register_outputs({"schedule_name": self.schedule_name, "report_uri": self.report_uri})
@@ -399,7 +395,7 @@ class ModelMonitor(pulumi.ComponentResource):
         # value, and EventBridge stores it in a secret of its own. So the token is read from
         # the user's secret here (the provider marks it secret; the state keeps it encrypted).
         token = aws.secretsmanager.get_secret_version_output(
-            secret_id=args.github_token_secret, opts=pulumi.InvokeOutputOptions(parent=self)
+            secret_id=args.monitor.github_token_secret, opts=pulumi.InvokeOutputOptions(parent=self)
         ).secret_string
         connection = aws.cloudwatch.EventConnection(
             f"{name}-github",
@@ -419,7 +415,7 @@ class ModelMonitor(pulumi.ComponentResource):
             f"{name}-dispatch",
             aws.cloudwatch.EventApiDestinationArgs(
                 description=f"sagestack {args.stack}: repository_dispatch to retrain",
-                invocation_endpoint=f"{GITHUB_API}/repos/{args.github_repository}/dispatches",
+                invocation_endpoint=f"{GITHUB_API}/repos/{args.monitor.github_repository}/dispatches",
                 http_method="POST",
                 connection_arn=connection.arn,
                 invocation_rate_limit_per_second=1,

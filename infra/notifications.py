@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.account import AwsAccount
+from infra.config import NotificationsConfig
 from infra.encryption import kms_key
 from infra.policies import topic_policy
 
@@ -54,8 +54,7 @@ class NotificationsArgs:
     account: AwsAccount
     training_job_prefix: str
     kms_key_arn: pulumi.Output[str] | None
-    emails: Sequence[str]
-    https_url: str
+    notifications: NotificationsConfig
     training_log_group_retention_days: int
     tags: dict[str, str]
 
@@ -83,7 +82,7 @@ class Notifications(pulumi.ComponentResource):
             aws.sns.TopicArgs(kms_master_key_id=topic_key, tags=args.tags),
             opts=child,
         )
-        for index, email in enumerate(args.emails):
+        for index, email in enumerate(args.notifications.emails):
             aws.sns.TopicSubscription(
                 f"{name}-email-{address_key(email)}",
                 aws.sns.TopicSubscriptionArgs(topic=topic.arn, protocol="email", endpoint=email),
@@ -99,11 +98,11 @@ class Notifications(pulumi.ComponentResource):
                     ],
                 ),
             )
-        if args.https_url:
+        if args.notifications.https_url:
             aws.sns.TopicSubscription(
                 f"{name}-https",
                 aws.sns.TopicSubscriptionArgs(
-                    topic=topic.arn, protocol="https", endpoint=args.https_url
+                    topic=topic.arn, protocol="https", endpoint=args.notifications.https_url
                 ),
                 opts=child,
             )

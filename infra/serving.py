@@ -16,24 +16,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import has_local_storage
+from infra.config import DeploymentPolicy, EndpointConfig, has_local_storage
 from infra.iam import CAPTURE_PREFIX
 
 VARIANT_NAME = "primary"
 # Content types the inference server answers; captured as text, not base64.
 CAPTURE_CSV_TYPES = ["text/csv"]
 CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
-
-
-@dataclass(frozen=True)
-class DeploymentPolicy:
-    """How a new endpoint configuration takes traffic (SageMaker's blue/green update)."""
-
-    strategy: str  # all_at_once, canary or linear
-    canary_percent: int
-    linear_step_percent: int
-    wait_seconds: int
-    termination_wait_seconds: int
 
 
 def traffic_routing(
@@ -78,13 +67,7 @@ class ServingArgs:
     role_arn: pulumi.Output[str]
     image_uri: pulumi.Output[str]
     model_data_url: pulumi.Output[str]
-    instance_type: str  # "" for a serverless endpoint
-    instance_count: int
-    serverless_memory_mb: int
-    serverless_max_concurrency: int
-    model_server_workers: int
-    model_server_timeout_seconds: int
-    data_capture_percent: int
+    endpoint: EndpointConfig
     capture_bucket: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str] | None
     deployment: DeploymentPolicy
@@ -104,7 +87,7 @@ class Serving(pulumi.ComponentResource):
         self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("sagestack:serving:Serving", name, None, opts)
-        serverless = not args.instance_type
+        serverless = args.endpoint.serverless
         model = aws.sagemaker.Model(
             f"{name}-model",
             aws.sagemaker.ModelArgs(
@@ -113,8 +96,8 @@ class Serving(pulumi.ComponentResource):
                     image=args.image_uri,
                     model_data_url=args.model_data_url,
                     environment=server_environment(
-                        args.model_server_workers,
-                        args.model_server_timeout_seconds,
+                        args.endpoint.model_server_workers,
+                        args.endpoint.model_server_timeout_seconds,
                         args.endpoint_name,
                         VARIANT_NAME,
                     ),
@@ -130,23 +113,23 @@ class Serving(pulumi.ComponentResource):
                 variant_name=VARIANT_NAME,
                 model_name=model.name,
                 serverless_config=aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
-                    memory_size_in_mb=args.serverless_memory_mb,
-                    max_concurrency=args.serverless_max_concurrency,
+                    memory_size_in_mb=args.endpoint.serverless_memory_mb,
+                    max_concurrency=args.endpoint.serverless_max_concurrency,
                 ),
             )
         else:
             variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
                 variant_name=VARIANT_NAME,
                 model_name=model.name,
-                instance_type=args.instance_type,
-                initial_instance_count=args.instance_count,
+                instance_type=args.endpoint.instance_type,
+                initial_instance_count=args.endpoint.instance_count,
                 initial_variant_weight=1.0,
             )
         capture = None
-        if args.data_capture_percent > 0:
+        if args.endpoint.data_capture_percent > 0:
             capture = aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
                 enable_capture=True,
-                initial_sampling_percentage=args.data_capture_percent,
+                initial_sampling_percentage=args.endpoint.data_capture_percent,
                 destination_s3_uri=pulumi.Output.concat(
                     "s3://", args.capture_bucket, f"/{CAPTURE_PREFIX}"
                 ),
@@ -163,7 +146,7 @@ class Serving(pulumi.ComponentResource):
             )
         storage_key = (
             args.kms_key_arn
-            if not serverless and not has_local_storage(args.instance_type)
+            if not serverless and not has_local_storage(args.endpoint.instance_type)
             else None
         )
         endpoint_config = aws.sagemaker.EndpointConfiguration(

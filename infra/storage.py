@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import StorageConfig
 from infra.policies import tls_only_bucket_policy
 
 # Days after which an unfinished multipart upload is abandoned (its parts are billed).
@@ -163,12 +164,9 @@ class PrivateBucket(pulumi.ComponentResource):
 class StorageArgs:
     name_prefix: str
     kms_key_arn: pulumi.Output[str] | None
-    force_destroy: bool
     # Not force-destroyed buckets are retained by `pulumi destroy` (it would fail on them
     # anyway while they hold objects); protectData also protects data and artifacts.
-    protect_data: bool
-    noncurrent_version_days: int
-    capture_retention_days: int
+    storage: StorageConfig
     tags: dict[str, str]
 
 
@@ -188,20 +186,20 @@ class Storage(pulumi.ComponentResource):
                 PrivateBucketArgs(
                     bucket_prefix=bucket_prefix(args.name_prefix, role),
                     kms_key_arn=args.kms_key_arn,
-                    force_destroy=args.force_destroy,
-                    retain_on_delete=not args.force_destroy,
+                    force_destroy=args.storage.force_destroy,
+                    retain_on_delete=not args.storage.force_destroy,
                     protect=protect,
-                    noncurrent_version_days=args.noncurrent_version_days,
+                    noncurrent_version_days=args.storage.noncurrent_version_days,
                     expire_after_days=expire_after_days,
                     tags={**args.tags, "data-role": role},
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        self.data = bucket("data", args.protect_data, None)
-        self.artifacts = bucket("artifacts", args.protect_data, None)
+        self.data = bucket("data", args.storage.protect_data, None)
+        self.artifacts = bucket("artifacts", args.storage.protect_data, None)
         # Captured traffic expires by itself; it is never protected.
-        self.capture = bucket("capture", False, args.capture_retention_days)
+        self.capture = bucket("capture", False, args.storage.capture_retention_days)
         self.register_outputs(
             {
                 "data_bucket": self.data.name,

@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import TrainingConfig
 from infra.iam import CHECKPOINTS_PREFIX, TRAINING_OUTPUT_PREFIX
 from infra.naming import training_job_name
 
@@ -64,12 +65,7 @@ class TrainingJobArgs:
     channel_uri: pulumi.Output[str]
     data_version: str
     artifacts_bucket: pulumi.Output[str]
-    hyperparameters: dict[str, str]
-    instance_type: str
-    volume_gb: int
-    max_runtime_seconds: int
-    use_spot: bool
-    max_wait_seconds: int
+    training: TrainingConfig
     kms_key_arn: pulumi.Output[str] | None
     tags: dict[str, str]
 
@@ -85,13 +81,14 @@ class TrainingJob(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("sagestack:training:TrainingJob", name, None, opts)
+        hyperparameters = args.training.job_hyperparameters()
         retrain_inputs: dict[str, Any] = {
             "data_version": args.data_version,
-            "hyperparameters": args.hyperparameters,
-            "instance_type": args.instance_type,
-            "volume_gb": args.volume_gb,
-            "max_runtime_seconds": args.max_runtime_seconds,
-            "use_spot": args.use_spot,
+            "hyperparameters": hyperparameters,
+            "instance_type": args.training.instance_type,
+            "volume_gb": args.training.volume_gb,
+            "max_runtime_seconds": args.training.max_runtime_seconds,
+            "use_spot": args.training.use_spot,
         }
         self.job_name = args.image_uri.apply(
             lambda image: training_job_name(
@@ -101,8 +98,8 @@ class TrainingJob(pulumi.ComponentResource):
         output_path = pulumi.Output.concat(
             "s3://", args.artifacts_bucket, f"/{TRAINING_OUTPUT_PREFIX}"
         )
-        max_wait = args.max_wait_seconds if args.use_spot else None
-        timeout = f"{create_timeout_minutes(args.max_runtime_seconds, max_wait)}m"
+        max_wait = args.training.max_wait_seconds if args.training.use_spot else None
+        timeout = f"{create_timeout_minutes(args.training.max_runtime_seconds, max_wait)}m"
         job = aws.sagemaker.TrainingJob(
             f"{name}-job",
             aws.sagemaker.TrainingJobArgs(
@@ -118,7 +115,7 @@ class TrainingJob(pulumi.ComponentResource):
                         for definition in metric_definitions()
                     ],
                 ),
-                hyper_parameters=args.hyperparameters,
+                hyper_parameters=hyperparameters,
                 input_data_configs=[
                     aws.sagemaker.TrainingJobInputDataConfigArgs(
                         channel_name=TRAIN_CHANNEL,
@@ -136,17 +133,17 @@ class TrainingJob(pulumi.ComponentResource):
                     s3_output_path=output_path, kms_key_id=args.kms_key_arn
                 ),
                 resource_config=aws.sagemaker.TrainingJobResourceConfigArgs(
-                    instance_type=args.instance_type,
+                    instance_type=args.training.instance_type,
                     # The training container fits one model on one machine.
                     instance_count=1,
-                    volume_size_in_gb=args.volume_gb,
+                    volume_size_in_gb=args.training.volume_gb,
                     volume_kms_key_id=args.kms_key_arn,
                 ),
                 stopping_condition=aws.sagemaker.TrainingJobStoppingConditionArgs(
-                    max_runtime_in_seconds=args.max_runtime_seconds,
+                    max_runtime_in_seconds=args.training.max_runtime_seconds,
                     max_wait_time_in_seconds=max_wait,
                 ),
-                enable_managed_spot_training=args.use_spot,
+                enable_managed_spot_training=args.training.use_spot,
                 checkpoint_config=(
                     aws.sagemaker.TrainingJobCheckpointConfigArgs(
                         s3_uri=pulumi.Output.concat(
@@ -157,7 +154,7 @@ class TrainingJob(pulumi.ComponentResource):
                         ),
                         local_path="/opt/ml/checkpoints",
                     )
-                    if args.use_spot
+                    if args.training.use_spot
                     else None
                 ),
                 # The container needs no network: data comes in, the model goes out, via S3.

@@ -84,11 +84,11 @@ def run(
     stack: str, data: str | None, port: int, once: bool, project_dir: Path, runs_dir: Path
 ) -> int:
     started = time.monotonic()
-    config = _stack_config(project_dir, stack)
-    data_path = Path(data) if data else project_dir / config.data_path
-    if not data and config.data_in_s3:
+    training = _stack_config(project_dir, stack).training
+    data_path = Path(data) if data else project_dir / training.data_path
+    if not data and training.data_in_s3:
         raise LocalError(
-            f"stack {stack!r} trains on {config.data_path}; local mode reads local files: "
+            f"stack {stack!r} trains on {training.data_path}; local mode reads local files: "
             "pass --data path/to/file.csv"
         )
     if not data_path.is_file():
@@ -96,8 +96,8 @@ def run(
     _require_free_port(port)
 
     run_dir = _new_run_dir(runs_dir)
-    hyperparameters = config.training_hyperparameters()
-    print(f"stack {stack}: {config.algorithm} on {data_path.name}; run folder {_shown(run_dir)}")
+    hyperparameters = training.job_hyperparameters()
+    print(f"stack {stack}: {training.algorithm} on {data_path.name}; run folder {_shown(run_dir)}")
     test_rows = _lay_out_training(run_dir / "training", data_path, hyperparameters)
 
     print("\n== training (the `train` command, as a SageMaker training job runs it)")

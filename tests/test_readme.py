@@ -13,7 +13,6 @@ from training.metric_lines import metric_regex
 
 README = (REPO / "README.md").read_text()
 TRAINING = (REPO / "docs" / "training.md").read_text()
-CONFIGURATION = (REPO / "docs" / "configuration.md").read_text()
 
 
 def _hyperparameter_rows() -> dict[str, str]:
@@ -63,18 +62,6 @@ def test_every_make_target_in_the_readme_and_the_manual_exists() -> None:
     for page in pages:
         for target in re.findall(r"`make ([a-z-]+)`", page.read_text()):
             assert target in targets, (page.name, target)
-
-
-def test_every_stack_config_key_is_documented_with_its_default() -> None:
-    from infra.config import KEYS
-
-    section = CONFIGURATION.split("<!-- BEGIN GENERATED: config-table", 1)[1].split(
-        "<!-- END GENERATED: config-table -->", 1
-    )[0]
-    rows = dict(re.findall(r"^\| `(\w+)` \| \w+ \| ([^|]+?) \|", section, re.MULTILINE))
-    assert list(rows) == [key.name for key in KEYS]
-    for key in KEYS:
-        assert rows[key.name] == (f"`{key.default}`" if key.default else "(empty)"), key.name
 
 
 def test_outputs_table_is_the_stack_output_contract() -> None:

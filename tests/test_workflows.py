@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,23 @@ def test_the_linters_do_find_problems(tmp_path: Path) -> None:
     )
     audits = {finding["ident"] for finding in json.loads(zizmor.stdout)}
     assert "unpinned-uses" in audits
+
+
+def test_inline_python_in_workflows_runs_against_the_code() -> None:
+    """A `python -c` in a workflow reads the code's names; run each one on the dev stack."""
+    snippets = [
+        match
+        for path in WORKFLOWS
+        for step in _steps(_load(path))
+        for match in re.findall(r'\.venv/bin/python -c "([^"]+)"', step.get("run", ""))
+    ]
+    assert snippets, "no inline python found: the pattern no longer matches the workflows"
+    for code in snippets:
+        done = subprocess.run(
+            [sys.executable, "-c", code, "dev"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"{code}\n{done.stderr}"

@@ -2,7 +2,9 @@
 
 SageMaker hands every value over as a string, and the SageMaker SDK JSON-encodes them first, so
 `0.5`, `"0.5"` and `"\\"0.5\\""` all mean 0.5 here. Every key is declared once in `SPECS`, with
-its parser, default and description; README.md's table is checked against it by the tests.
+its parser, default and description; README.md's table is checked against it by the tests. The
+validators and the every-problem-at-once check are the ones the stack config uses
+(contracts/validation.py), so both name the key, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from contracts.validation import Invalid, number_between, one_of, validate, whole_number
 from training.errors import HyperparameterError
 
 ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
@@ -72,10 +75,6 @@ class Spec:
     algorithms: tuple[str, ...] | None = None
 
 
-class _Invalid(ValueError):
-    """A value a parser rejects; the message says what is allowed."""
-
-
 def _decode(raw: object) -> object:
     """Undo the SDK's JSON encoding: '"0.5"' -> '0.5' -> 0.5, 'abc' stays 'abc'."""
     value = raw
@@ -93,35 +92,25 @@ def _decode(raw: object) -> object:
 def _as_float(raw: object) -> float:
     value = _decode(raw)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid("must be a number")
+        raise Invalid("must be a number")
     number = float(value)
     if not math.isfinite(number):
-        raise _Invalid("must be a finite number")
+        raise Invalid("must be a finite number")
     return number
-
-
-def _as_int(raw: object) -> int:
-    value = _decode(raw)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid("must be a whole number")
-    if isinstance(value, float) and not value.is_integer():
-        raise _Invalid("must be a whole number")
-    return int(value)
 
 
 def _positive_float(raw: object) -> float:
     number = _as_float(raw)
     if number <= 0:
-        raise _Invalid("must be greater than 0")
+        raise Invalid("must be greater than 0")
     return number
 
 
 def _int_at_least(minimum: int) -> Parser:
+    check = whole_number(minimum)
+
     def parse(raw: object) -> int:
-        number = _as_int(raw)
-        if number < minimum:
-            raise _Invalid(f"must be a whole number >= {minimum}")
-        return number
+        return check(_decode(raw))
 
     return parse
 
@@ -141,24 +130,20 @@ def _optional(parse: Parser) -> Parser:
 def _open_unit_interval(raw: object) -> float:
     number = _as_float(raw)
     if not 0 < number < 1:
-        raise _Invalid("must be between 0 and 1, both excluded")
+        raise Invalid("must be between 0 and 1, both excluded")
     return number
 
 
 def _bar(raw: object) -> float:
-    number = _as_float(raw)
-    if not 0 <= number <= 1:
-        raise _Invalid("must be between 0 and 1")
-    return number
+    return number_between(0, 1)(_decode(raw))
 
 
 def _choice(options: tuple[str, ...]) -> Parser:
+    check = one_of(options)
+
     def parse(raw: object) -> str:
         value = _decode(raw)
-        text = str(value).strip().lower() if value is not None else "none"
-        if text not in options:
-            raise _Invalid(f"must be one of: {', '.join(options)}")
-        return text
+        return check(str(value).lower() if value is not None else "none")
 
     return parse
 
@@ -166,10 +151,10 @@ def _choice(options: tuple[str, ...]) -> Parser:
 def _text(raw: object) -> str:
     value = _decode(raw)
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise _Invalid("must be a text value")
+        raise Invalid("must be a text value")
     text = str(value).strip()
     if not text:
-        raise _Invalid("must not be empty")
+        raise Invalid("must not be empty")
     return text
 
 
@@ -248,24 +233,27 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> tuple[Hyperparameters, l
 
     Every problem is reported at once, so one failed job is enough to fix them all.
     """
-    problems: list[str] = []
+    ours = {
+        key: value
+        for key, value in raw.items()
+        if not (key.startswith(_SAGEMAKER_KEY_PREFIX) or key in _SAGEMAKER_KEYS)
+    }
+    problems = [
+        f"unknown key {key!r} (known keys: {', '.join(sorted(SPECS))})"
+        for key in ours
+        if key not in SPECS
+    ]
+    values, invalid = validate(
+        {key: spec.parse for key, spec in SPECS.items()},
+        {key: value for key, value in ours.items() if key in SPECS},
+        lambda key, value: f"{key}={_shown(value)}",
+    )
+    problems.extend(invalid)
     warnings: list[str] = []
-    values: dict[str, object] = {}
-    for key, raw_value in raw.items():
-        if key.startswith(_SAGEMAKER_KEY_PREFIX) or key in _SAGEMAKER_KEYS:
-            continue
-        spec = SPECS.get(key)
-        if spec is None:
-            problems.append(f"unknown key {key!r} (known keys: {', '.join(sorted(SPECS))})")
-            continue
-        try:
-            values[key] = spec.parse(raw_value)
-        except _Invalid as invalid:
-            problems.append(f"{key}={_shown(raw_value)} {invalid}")
     if problems:
         raise HyperparameterError("; ".join(problems))
 
-    hyperparameters = Hyperparameters(**values)  # type: ignore[arg-type]
+    hyperparameters = Hyperparameters(**values)
     for key in values:
         applies_to = SPECS[key].algorithms
         if applies_to is not None and hyperparameters.algorithm not in applies_to:

@@ -86,9 +86,9 @@ def main(argv: Sequence[str]) -> int:
         return _fail("; ".join(problems))
     try:
         stack: Stack = read_stack(args.project_dir, args.stack)
-        keys = [prices.training(stack.config.training_instance_type), prices.S3_STANDARD]
+        keys = [prices.training(stack.config.training.instance_type), prices.S3_STANDARD]
         if not stack.config.serverless:
-            keys.append(prices.hosting(stack.config.endpoint_instance_type))
+            keys.append(prices.hosting(stack.config.endpoint.instance_type))
         table, notes = price_table(
             args.prices,
             stack.region,
@@ -111,7 +111,7 @@ def main(argv: Sequence[str]) -> int:
     )
     if notes:
         result = type(result)(**{**vars(result), "notes": (*notes, *result.notes)})
-    budget = stack.config.monthly_budget_usd
+    budget = stack.config.budget.monthly_usd
     if args.json:
         document = render.to_json(result)
         document["monthly_budget_usd"] = budget or None

@@ -176,7 +176,7 @@ def estimate(
     lines: list[Line] = []
 
     if config.serverless:
-        memory_gb = config.serverless_memory_mb / 1024
+        memory_gb = config.endpoint.serverless_memory_mb / 1024
         gb_seconds = requests_month * a.duration_ms / 1000 * memory_gb
         lines.append(
             _line(
@@ -192,18 +192,18 @@ def estimate(
             )
         )
     else:
-        hours = config.endpoint_instance_count * HOURS_PER_MONTH
-        top = config.autoscaling_max_instances if config.autoscaling else None
+        hours = config.endpoint.instance_count * HOURS_PER_MONTH
+        top = config.autoscaling.max_instances if config.autoscaling.enabled else None
         lines.append(
             _line(
                 table,
                 "endpoint-instances",
-                f"endpoint instances ({config.endpoint_instance_type})",
+                f"endpoint instances ({config.endpoint.instance_type})",
                 hours,
                 "instance-hour",
-                f"{config.endpoint_instance_count} x {HOURS_PER_MONTH} h"
+                f"{config.endpoint.instance_count} x {HOURS_PER_MONTH} h"
                 + (f" (autoscaling: up to {top} x {HOURS_PER_MONTH} h)" if top else ""),
-                prices.hosting(config.endpoint_instance_type),
+                prices.hosting(config.endpoint.instance_type),
                 max_quantity=None if top is None else top * HOURS_PER_MONTH,
                 note="billed whether or not requests arrive",
             )
@@ -223,38 +223,38 @@ def estimate(
     )
 
     training_hours = a.training_runs_per_month * min(
-        a.training_minutes_per_run / 60, config.training_max_runtime_seconds / 3600
+        a.training_minutes_per_run / 60, config.training.max_runtime_seconds / 3600
     )
     lines.append(
         _line(
             table,
             "training",
-            f"training jobs ({config.training_instance_type})",
+            f"training jobs ({config.training.instance_type})",
             training_hours,
             "instance-hour",
             f"{a.training_runs_per_month:g} runs/month x {a.training_minutes_per_run:g} min "
-            f"(at most trainingMaxRuntimeSeconds={config.training_max_runtime_seconds}) x 1 "
+            f"(at most trainingMaxRuntimeSeconds={config.training.max_runtime_seconds}) x 1 "
             "instance",
-            prices.training(config.training_instance_type),
+            prices.training(config.training.instance_type),
             note="priced on demand: managed spot training costs less, by an amount AWS "
             "does not fix in advance"
-            if config.training_use_spot
+            if config.training.use_spot
             else "a run happens when the data or the training config changes",
         )
     )
 
-    if config.data_in_s3 and a.dataset_gb is None:
+    if config.training.data_in_s3 and a.dataset_gb is None:
         lines.append(
             _unknown_quantity(
                 "s3-dataset",
                 "S3 dataset",
                 prices.S3_STANDARD,
-                f"the size of {config.data_path} is not known here: give --dataset-gb",
+                f"the size of {config.training.data_path} is not known here: give --dataset-gb",
             )
         )
     else:
         dataset_gb = a.dataset_gb if a.dataset_gb is not None else (dataset_bytes or 0) / 1024**3
-        origin = "--dataset-gb" if a.dataset_gb is not None else config.data_path
+        origin = "--dataset-gb" if a.dataset_gb is not None else config.training.data_path
         lines.append(
             _line(
                 table,
@@ -279,14 +279,14 @@ def estimate(
             note="grows by this much each month: the program expires no artifacts",
         )
     )
-    if config.data_capture_percent:
+    if config.endpoint.data_capture_percent:
         record_kb = a.payload_kb + RESPONSE_KB + CAPTURE_RECORD_OVERHEAD_KB
         capture_gb = (
             a.requests_per_day
-            * config.data_capture_percent
+            * config.endpoint.data_capture_percent
             / 100
             * record_kb
-            * config.capture_retention_days
+            * config.storage.capture_retention_days
             / KB_PER_GB
         )
         lines.append(
@@ -296,8 +296,8 @@ def estimate(
                 "S3 captured traffic",
                 capture_gb,
                 "GB-month",
-                f"{a.requests_per_day:g} requests/day x {config.data_capture_percent}% x "
-                f"{record_kb:g} KB x {config.capture_retention_days} days kept",
+                f"{a.requests_per_day:g} requests/day x {config.endpoint.data_capture_percent}% x "
+                f"{record_kb:g} KB x {config.storage.capture_retention_days} days kept",
                 prices.S3_STANDARD,
             )
         )
@@ -310,7 +310,11 @@ def estimate(
             inv.kms_keys,
             "key-month",
             f"{inv.kms_keys} key"
-            + (" (the stack's own)" if config.customer_managed_key else " (alarm topic only)"),
+            + (
+                " (the stack's own)"
+                if config.storage.customer_managed_key
+                else " (alarm topic only)"
+            ),
             prices.KMS_KEY,
             note="rotation adds a key-month per yearly rotation, for the first two",
         )
@@ -361,14 +365,14 @@ def estimate(
             prices.CUSTOM_METRIC,
         )
     )
-    workers = config.model_server_workers or DEFAULT_WORKERS
+    workers = config.endpoint.model_server_workers or DEFAULT_WORKERS
     if config.serverless:
         # One summary line a minute while a container is warm: at most one per request.
         lines_per_day = min(1440.0, a.requests_per_day)
         log_formula = f"min(1440, {a.requests_per_day:g} requests)/day"
     else:
-        lines_per_day = 1440.0 * workers * config.endpoint_instance_count
-        log_formula = f"{config.endpoint_instance_count} instance(s) x {workers} workers x 1440/day"
+        lines_per_day = 1440.0 * workers * config.endpoint.instance_count
+        log_formula = f"{config.endpoint.instance_count} instance(s) x {workers} workers x 1440/day"
     log_gb_day = lines_per_day * SUMMARY_LINE_BYTES / 1024**3
     lines.append(
         _line(
@@ -386,9 +390,9 @@ def estimate(
             table,
             "log-storage",
             "CloudWatch log storage",
-            log_gb_day * config.log_retention_days,
+            log_gb_day * config.logs.retention_days,
             "GB-month",
-            f"a day's logs x {config.log_retention_days} days kept (logRetentionDays)",
+            f"a day's logs x {config.logs.retention_days} days kept (logRetentionDays)",
             prices.LOG_STORAGE,
         )
     )

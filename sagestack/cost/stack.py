@@ -37,11 +37,11 @@ def read_stack(project_dir: Path, stack: str) -> Stack:
             f"Pulumi.{stack}.yaml sets no {REGION_KEY}: the estimate needs the region"
         )
     size = None
-    if not config.data_in_s3:
-        data = project_dir / config.data_path
+    if not config.training.data_in_s3:
+        data = project_dir / config.training.data_path
         if not data.is_file():
             raise ConfigError(
-                f"sagestack:dataPath={config.data_path!r}: no such file in {project_dir}"
+                f"sagestack:dataPath={config.training.data_path!r}: no such file in {project_dir}"
             )
         size = data.stat().st_size
     return Stack(stack, region.strip(), config, size)

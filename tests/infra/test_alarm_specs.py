@@ -13,8 +13,19 @@ from infra.config import load_stack_config, parse_config
 from tests.conftest import REPO
 
 DEFAULTS = AlarmConfig.from_stack(parse_config({}))
-INSTANCE = dataclasses.replace(DEFAULTS, serverless=False)
 ENDPOINT, VARIANT = "sagestack-x", "primary"
+
+
+def _with(config: AlarmConfig, serverless: bool | None = None, **thresholds: int) -> AlarmConfig:
+    """`config` with another endpoint shape or other thresholds."""
+    return dataclasses.replace(
+        config,
+        serverless=config.serverless if serverless is None else serverless,
+        thresholds=dataclasses.replace(config.thresholds, **thresholds),
+    )
+
+
+INSTANCE = _with(DEFAULTS, serverless=False)
 
 
 def _specs(config: AlarmConfig) -> dict[str, AlarmSpec]:
@@ -29,15 +40,15 @@ def test_the_module_runs_without_pulumi() -> None:
 
 
 def test_instance_alarms_only_on_instance_endpoints() -> None:
-    serverless = dataclasses.replace(DEFAULTS, serverless=True, no_traffic_minutes=0)
-    instances = dataclasses.replace(serverless, serverless=False)
+    serverless = _with(DEFAULTS, serverless=True, no_traffic_minutes=0)
+    instances = _with(serverless, serverless=False)
     assert {"cpu", "memory", "disk"} & set(_specs(serverless)) == set()
     assert set(_specs(instances)) - set(_specs(serverless)) == {"cpu", "memory", "disk"}
 
 
 @pytest.mark.parametrize("minutes", [0, 15])
 def test_no_traffic_only_when_configured(minutes: int) -> None:
-    specs = _specs(dataclasses.replace(DEFAULTS, no_traffic_minutes=minutes))
+    specs = _specs(_with(DEFAULTS, no_traffic_minutes=minutes))
     assert ("no-traffic" in specs) == bool(minutes)
     if minutes:
         spec = specs["no-traffic"]
@@ -47,7 +58,7 @@ def test_no_traffic_only_when_configured(minutes: int) -> None:
 
 def test_every_alarm_watches_the_variant() -> None:
     dimensions = {"EndpointName": ENDPOINT, "VariantName": VARIANT}
-    specs = alarm_specs(dataclasses.replace(INSTANCE, no_traffic_minutes=5), ENDPOINT, VARIANT)
+    specs = alarm_specs(_with(INSTANCE, no_traffic_minutes=5), ENDPOINT, VARIANT)
     assert len({s.key for s in specs}) == len(specs)
     for spec in specs:
         assert spec.description.startswith(f"{ENDPOINT}/{VARIANT}: "), spec.key
@@ -66,7 +77,7 @@ def test_every_alarm_watches_the_variant() -> None:
 
 
 def test_thresholds_follow_the_config() -> None:
-    config = dataclasses.replace(
+    config = _with(
         INSTANCE,
         errors_5xx=7,
         model_latency_p99_ms=250,

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import fields
+
 import pytest
 import yaml
 
 from infra.config import (
+    GATED_METRICS,
     KEYS,
+    AlarmThresholds,
     ConfigError,
     StackConfig,
+    config_value,
     ignored_settings,
     load_stack_config,
     parse_config,
@@ -17,22 +23,6 @@ from tests.conftest import REPO
 from training.hyperparameters import parse_hyperparameters
 
 STACKS = ("dev", "staging", "prod")
-
-
-def test_pulumi_yaml_declares_exactly_the_validated_keys() -> None:
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
-    declared = project["config"]
-    assert list(declared) == [key.name for key in KEYS]
-    for key in KEYS:
-        entry = declared[key.name]
-        assert entry["type"] == key.kind, key.name
-        assert entry["description"] == key.description, key.name
-        default: object = key.default
-        if key.kind == "integer":
-            default = int(key.default)
-        elif key.kind == "boolean":
-            default = key.default == "true"
-        assert entry["default"] == default, key.name
 
 
 def test_project_runs_infra_with_the_repository_virtualenv() -> None:
@@ -49,34 +39,35 @@ def test_every_stack_file_is_valid(stack: str) -> None:
     assert isinstance(config, StackConfig)
     assert ignored_settings(config) == []
     # The training container accepts what the stack passes it.
-    hyperparameters, _ = parse_hyperparameters(config.training_hyperparameters())
-    assert hyperparameters.target == config.target
+    hyperparameters, _ = parse_hyperparameters(config.training.job_hyperparameters())
+    assert hyperparameters.target == config.training.target
 
 
 def test_stacks_differ_as_promised() -> None:
     dev, staging, prod = (load_stack_config(REPO, stack) for stack in STACKS)
     assert dev.serverless
-    assert dev.force_destroy_buckets
-    assert not dev.protect_data
+    assert dev.storage.force_destroy
+    assert not dev.storage.protect_data
     assert not staging.serverless
     assert not prod.serverless
-    assert prod.endpoint_instance_count >= 2
-    assert prod.protect_data
-    assert prod.customer_managed_key
-    assert not prod.force_destroy_buckets
-    assert prod.data_capture_percent > 0
-    assert prod.quality_bars["f1"] >= staging.quality_bars["f1"] >= dev.quality_bars["f1"]
+    assert prod.endpoint.instance_count >= 2
+    assert prod.storage.protect_data
+    assert prod.storage.customer_managed_key
+    assert not prod.storage.force_destroy
+    assert prod.endpoint.data_capture_percent > 0
+    bars = [config.training.quality_bars["f1"] for config in (prod, staging, dev)]
+    assert bars == sorted(bars, reverse=True)
 
 
 def test_defaults() -> None:
     config = parse_config({})
-    assert config.data_path == "data/breast_cancer.csv"
-    assert config.algorithm == "logistic_regression"
+    assert config.training.data_path == "data/breast_cancer.csv"
+    assert config.training.algorithm == "logistic_regression"
     assert config.serverless
-    assert config.quality_bars == dict.fromkeys(
+    assert config.training.quality_bars == dict.fromkeys(
         ("accuracy", "precision", "recall", "f1", "roc_auc"), 0.0
     )
-    assert config.training_hyperparameters() == {
+    assert config.training.job_hyperparameters() == {
         "target": "target",
         "algorithm": "logistic_regression",
     }
@@ -84,7 +75,7 @@ def test_defaults() -> None:
 
 def test_training_hyperparameters_carry_bars_and_extras() -> None:
     config = parse_config({"minF1": "0.9", "hyperparameters": '{"C": 0.5, "id_columns": "id"}'})
-    assert config.training_hyperparameters() == {
+    assert config.training.job_hyperparameters() == {
         "target": "target",
         "algorithm": "logistic_regression",
         "C": "0.5",
@@ -194,3 +185,48 @@ def test_settings_of_the_chosen_shape_or_at_their_defaults_warn_of_nothing() -> 
     instance = {"endpointInstanceType": "ml.m5.large", "endpointInstanceCount": 3}
     assert ignored_settings(parse_config(instance)) == []
     assert ignored_settings(parse_config({"endpointInstanceCount": 1})) == []
+
+
+def test_each_key_is_declared_once_by_one_unit_field() -> None:
+    names = [key.name for key in KEYS]
+    assert len(names) == len(set(names))
+    config = parse_config({})
+    for unit in fields(StackConfig):
+        for member in fields(getattr(config, unit.name)):
+            key = member.metadata["key"]
+            assert config_value(config, key.name) == key.parse(key.default), key.name
+
+
+def test_a_unit_built_in_code_defaults_to_the_declared_defaults() -> None:
+    defaults = parse_config({})
+    for unit in fields(StackConfig):
+        assert getattr(defaults, unit.name) == type(getattr(defaults, unit.name))(), unit.name
+    assert AlarmThresholds(errors_5xx=7) == dataclasses.replace(defaults.alarms, errors_5xx=7)
+
+
+def test_every_gated_metric_has_its_quality_bar_key() -> None:
+    config = parse_config({"minRocAuc": "0.9", "minAccuracy": "0.8"})
+    assert set(config.training.quality_bars) == set(GATED_METRICS)
+    assert config.training.quality_bars["roc_auc"] == 0.9
+    assert config.training.quality_bars["accuracy"] == 0.8
+
+
+def test_each_unit_holds_its_own_keys() -> None:
+    config = parse_config(
+        {
+            "endpointInstanceType": "ml.m5.large",
+            "alarm5xxErrors": "7",
+            "deploymentStrategy": "canary",
+            "autoscalingMaxInstances": "3",
+            "monitorWindowMinutes": "30",
+            "alarmEmails": "a@example.com, b@example.com",
+        }
+    )
+    assert config.endpoint.instance_type == "ml.m5.large"
+    assert not config.serverless
+    assert config.alarms.errors_5xx == 7
+    assert config.deployment.strategy == "canary"
+    assert config.autoscaling.enabled
+    assert config.autoscaling.max_instances == 3
+    assert config.monitor.window_minutes == 30
+    assert config.notifications.emails == ("a@example.com", "b@example.com")

@@ -136,7 +136,7 @@ CASES: dict[str, tuple[Setup, tuple[str, ...]]] = {
     "negative C": (_job({"C": -1}), ("C=-1 must be greater than 0",)),
     "test_size above 1": (_job({"test_size": 1.5}), ("test_size=1.5 must be between 0 and 1",)),
     "non-numeric hyperparameter": (_job({"max_iter": "many"}), ("max_iter=many must be a whole",)),
-    "bar above 1": (_job({"min_f1": 1.2}), ("min_f1=1.2 must be between 0 and 1",)),
+    "bar above 1": (_job({"min_f1": 1.2}), ("min_f1=1.2 must be a number from 0 to 1",)),
     "unknown hyperparameter": (
         _job({"learning_rat": 0.1}),
         ("unknown key 'learning_rat'", "known keys: C, algorithm,", "learning_rate"),

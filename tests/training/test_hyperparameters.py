@@ -71,7 +71,7 @@ def test_quality_bars_lists_the_bars_that_are_set() -> None:
         ({"n_estimators": "0"}, "n_estimators=0 must be a whole number >= 1"),
         ({"test_size": "1.5"}, "test_size=1.5 must be between 0 and 1, both excluded"),
         ({"test_size": "0"}, "test_size=0 must be between 0 and 1, both excluded"),
-        ({"min_recall": "-0.1"}, "min_recall=-0.1 must be between 0 and 1"),
+        ({"min_recall": "-0.1"}, "min_recall=-0.1 must be a number from 0 to 1"),
         ({"search": "bayes"}, "search=bayes must be one of: none, grid, random"),
         ({"class_weight": "auto"}, "class_weight=auto must be one of: none, balanced"),
         ({"search_folds": "1"}, "search_folds=1 must be a whole number >= 2"),
