@@ -94,7 +94,7 @@ def _candidates(model_dir: Path, held_out: pd.DataFrame) -> dict[str, Any]:
     from inference.artifact import load_artifact
     from inference.codecs import Decoder
     from inference.predictor import compile_predictor
-    from tests.inference.test_predictor import _missing
+    from tests.inference.agreement import is_missing
 
     pipeline = joblib.load(model_dir / "model.joblib")
     schema = json.loads((model_dir / "schema.json").read_text())
@@ -115,7 +115,7 @@ def _candidates(model_dir: Path, held_out: pd.DataFrame) -> dict[str, Any]:
     artifact = load_artifact(model_dir)
     predictor = compile_predictor(artifact)
     decoder = Decoder(artifact.schema)
-    rows = [[None if _missing(v) else v for v in row] for row in frame.itertuples(index=False)]
+    rows = [[None if is_missing(v) else v for v in row] for row in frame.itertuples(index=False)]
     got = predictor.predict_proba(decoder.decode_rows(rows))
     served = predictor.labels(got)
     one = decoder.decode_rows(rows[:1])
@@ -219,14 +219,11 @@ def main() -> None:
                 root = Path(scratch) / f"{len(results['cases'])}"
                 model_dir = _train(root, frame, target, ids, algorithm)
                 held_out = pd.read_csv(root / "data" / "test.csv")
-                names = [
-                    f["name"]
-                    for f in json.loads((model_dir / "schema.json").read_text())["features"]
-                ]
-                from tests.inference.conftest import TrainedModel, as_training_input
+                schema = json.loads((model_dir / "schema.json").read_text())
+                names = [f["name"] for f in schema["features"]]
+                from tests.training.inference_fixtures import as_training_input
 
-                model = TrainedModel("bench", model_dir.parent, held_out[names], held_out[target])
-                candidates = _candidates(model_dir, as_training_input(model, held_out[names]))
+                candidates = _candidates(model_dir, as_training_input(schema, held_out[names]))
                 timings: dict[str, list[float]] = {
                     name: [] for name, c in candidates.items() if "call" in c
                 }

@@ -95,7 +95,7 @@ def run(
         raise LocalError(f"no data file {data_path}")
     _require_free_port(port)
 
-    run_dir = _new_run_dir(runs_dir)
+    run_dir = new_run_dir(runs_dir)
     hyperparameters = training.job_hyperparameters()
     print(f"stack {stack}: {training.algorithm} on {data_path.name}; run folder {_shown(run_dir)}")
     test_rows = _lay_out_training(run_dir / "training", data_path, hyperparameters)
@@ -127,7 +127,7 @@ def run(
         raise LocalError(f"the server stopped by itself (exit {server.process.returncode})")
 
 
-def _new_run_dir(runs_dir: Path) -> Path:
+def new_run_dir(runs_dir: Path) -> Path:
     """.sagestack/runs/<timestamp>, with a suffix when another run started in the same second."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for attempt in range(1000):

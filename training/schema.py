@@ -110,7 +110,7 @@ def _describe(
                     strict=True,
                 )
             },
-            baseline=_numeric_baseline(np.sort(sampled)),
+            baseline=numeric_baseline(np.sort(sampled)),
         )
     else:
         counts = column.value_counts()
@@ -127,7 +127,7 @@ def _describe(
     return description
 
 
-def _numeric_baseline(ordered: np.ndarray) -> dict[str, Any]:
+def numeric_baseline(ordered: np.ndarray) -> dict[str, Any]:
     """Bin edges at training quantiles, with the exact share of training values in each bin
     ((-inf, e1], (e1, e2], ..., (ek, inf)), and the exact training CDF at each percentile."""
     if not ordered.size:

@@ -38,7 +38,7 @@ OPTION_OF = {name: option for name, option, _ in OPTIONS}
 CACHE_DIR = Path(".sagestack") / "prices"
 
 
-def _parser() -> argparse.ArgumentParser:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sagestack cost",
         description="A stack's monthly AWS cost, line by line, before it is deployed.",
@@ -77,7 +77,7 @@ def _fail(message: str) -> int:
 
 
 def main(argv: Sequence[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = argument_parser().parse_args(argv)
     assumptions = Assumptions(**{f.name: getattr(args, f.name) for f in fields(Assumptions)})
     if problems := assumptions.problems():
         # Named as the user typed them: --payload-kb, not payload_kb.

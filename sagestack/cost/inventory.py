@@ -3,7 +3,7 @@
 The alarms come from the program's own pure `infra.alarm_specs` (no Pulumi in it), the one list
 the program creates its alarms from. The other counts restate infra/ (encryption.py, storage.py,
 notifications.py), since the cost tool must not import the program itself (ARCHITECTURE.md):
-tests/cost/test_inventory.py runs the program under mocks for each stack and for config
+tests/sagestack/cost/test_inventory.py runs the program under mocks for each stack and for config
 variations that take every branch, and requires these counts to equal what it registers.
 """
 

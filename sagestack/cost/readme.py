@@ -3,7 +3,7 @@
     python -m sagestack.cost.readme          # print the row
     python -m sagestack.cost.readme --write  # put it in docs/deploy.md
 
-tests/cost/test_readme.py keeps the committed row equal to this output.
+tests/sagestack/cost/test_readme.py keeps the committed row equal to this output.
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""Models to serve, trained once per test session, and the real server as a process."""
+"""Models to serve, from the committed fixtures, and the real server as a process.
+
+tests/inference/fixtures/ holds one small model directory per kind of model, as the training
+image writes it, with its held-out rows and scikit-learn's answers on them (expected.json):
+the inference tests need neither a training run nor scikit-learn. They are rebuilt with
+`python -m tests.training.inference_fixtures`, and tests/training checks they still match
+what training writes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import contextlib
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import threading
@@ -19,14 +27,10 @@ import pandas as pd
 import pytest
 
 from inference.artifact import Feature, Schema
-from sagestack.layout import TrainingJobLayout
 from sagestack.processes import container_path
-from tests.conftest import SAMPLE_DATASET
-from tests.training.support import mixed_frame, multiclass_frame
-from training.entrypoint import run as run_training
-from training.environment import TrainingPaths
 
 SERVE_PATH = container_path()
+FIXTURES = Path(__file__).with_name("fixtures")
 
 
 @dataclass(frozen=True)
@@ -45,27 +49,20 @@ class TrainedModel:
         schema: dict[str, Any] = json.loads((self.model_dir / "schema.json").read_text())
         return schema
 
+    def expected(self) -> dict[str, Any]:
+        """scikit-learn's answers on the held-out rows: labels, probabilities and, for a linear
+        model, each row's explanation (class, score, contributions, scale)."""
+        expected: dict[str, Any] = json.loads((self.base / "expected.json").read_text())
+        return expected
 
-def _train(
-    root: Path, name: str, frame: pd.DataFrame, target: str, hp: dict[str, object]
-) -> TrainedModel:
-    train, test = frame.iloc[: int(len(frame) * 0.8)], frame.iloc[int(len(frame) * 0.8) :]
-    source = root / f"{name}-data"
-    source.mkdir()
-    train.to_csv(source / "train.csv", index=False)
-    test.to_csv(source / "test.csv", index=False)
-    layout = TrainingJobLayout.create(
-        root / name,
-        {"target": target, **hp},
-        {"train": [source / "train.csv"], "test": [source / "test.csv"]},
-    )
-    run_training(TrainingPaths(layout.base))
-    names = [
-        feature["name"]
-        for feature in json.loads((layout.model_dir / "schema.json").read_text())["features"]
-    ]
-    test = pd.read_csv(source / "test.csv")
-    return TrainedModel(name, layout.base, test[names], test[target])
+
+def _load(fixture: Path, base: Path) -> TrainedModel:
+    # A copy, so that no test can change the committed files.
+    shutil.copytree(fixture, base)
+    schema = json.loads((base / "model" / "schema.json").read_text())
+    names = [feature["name"] for feature in schema["features"]]
+    held_out = pd.read_csv(base / "held_out.csv")
+    return TrainedModel(fixture.name, base, held_out[names], held_out[schema["target"]])
 
 
 def make_schema(kinds: dict[str, str], classes: tuple[Any, ...] = (0, 1)) -> Schema:
@@ -81,38 +78,13 @@ def make_schema(kinds: dict[str, str], classes: tuple[Any, ...] = (0, 1)) -> Sch
     )
 
 
-def as_training_input(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows as the training container hands them to the pipeline: categorical values as text."""
-    from training.cleaning import _as_text
-
-    kinds = {feature["name"]: feature["kind"] for feature in model.schema()["features"]}
-    categorical = [name for name, kind in kinds.items() if kind == "categorical"]
-    return frame.assign(**{name: _as_text(frame[name]) for name in categorical})
-
-
 @pytest.fixture(scope="session")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TrainedModel]:
     root = tmp_path_factory.mktemp("models")
-    sample = pd.read_csv(SAMPLE_DATASET).sample(frac=1.0, random_state=0)
-    mixed = mixed_frame(600, seed=5)
     return {
-        "binary": _train(root, "binary", sample, "target", {}),
-        "multiclass": _train(root, "multiclass", multiclass_frame(500, seed=3), "species", {}),
-        "mixed": _train(root, "mixed", mixed, "label", {"id_columns": "customer_id"}),
-        "forest": _train(
-            root,
-            "forest",
-            mixed,
-            "label",
-            {"id_columns": "customer_id", "algorithm": "random_forest", "n_estimators": 15},
-        ),
-        "boosting": _train(
-            root,
-            "boosting",
-            sample,
-            "target",
-            {"algorithm": "hist_gradient_boosting", "max_iter": 20},
-        ),
+        fixture.name: _load(fixture, root / fixture.name)
+        for fixture in sorted(FIXTURES.iterdir())
+        if (fixture / "model").is_dir()
     }
 
 

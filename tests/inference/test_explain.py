@@ -1,15 +1,15 @@
-"""Per-row explanations: additivity, and the linear ones against the fitted pipeline itself."""
+"""Per-row explanations: additivity, and the linear ones against the fitted pipeline itself
+(its answers on the held-out rows, recorded in the fixtures; on random rows, against fresh
+models: tests/training/test_served_predictions.py)."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import shutil
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,19 +19,11 @@ from hypothesis.extra.numpy import arrays
 
 from inference.artifact import ArtifactError, load_artifact
 from inference.codecs import Decoder
-from inference.explain import (
-    CLASS_SCORE,
-    LOG_ODDS,
-    PROBABILITY,
-    Explainer,
-    load_explainer,
-    sampling_shapley,
-)
+from inference.explain import PROBABILITY, Explainer, load_explainer, sampling_shapley
 from inference.predictor import Predictor, compile_predictor
-from tests.inference.conftest import TrainedModel, as_training_input
-from tests.inference.test_predictor import _missing, _rows_strategy
+from tests.inference.agreement import assert_linear_explanations_agree, random_rows, request_rows
+from tests.inference.conftest import TrainedModel
 
-ADDITIVITY = 1e-9
 LINEAR = ["binary", "multiclass", "mixed"]
 OTHERS = ["forest", "boosting"]
 
@@ -46,95 +38,18 @@ def _explainer(model: TrainedModel) -> tuple[Predictor, Explainer, Decoder]:
 
 def _explain(model: TrainedModel, frame: pd.DataFrame) -> tuple[Any, np.ndarray, np.ndarray]:
     predictor, explainer, decoder = _explainer(model)
-    rows = [[None if _missing(v) else v for v in row] for row in frame.itertuples(index=False)]
-    batch = decoder.decode_rows(rows)
+    batch = decoder.decode_rows(request_rows(frame))
     probabilities = predictor.predict_proba(batch)
     explanations = explainer.explain(predictor.transform(batch), probabilities)
     return explanations, probabilities, predictor.labels(probabilities)
-
-
-def _pipeline_reference(model: TrainedModel, frame: pd.DataFrame) -> tuple[Any, pd.DataFrame]:
-    pipeline = joblib.load(model.model_dir / "model.joblib")
-    blank = frame.map(lambda v: isinstance(v, str) and not v.strip())
-    return pipeline, as_training_input(model, frame.mask(blank, None))
-
-
-def _groups_from_pipeline(pipeline: Any, names: list[str]) -> list[list[int]]:
-    """Each input feature's preprocessed columns, read from the fitted scikit-learn objects
-    (not from predictor.json, which the explainer reads)."""
-    preprocess = pipeline.named_steps["preprocess"]
-    if not hasattr(preprocess, "output_indices_"):  # numeric only: one column each, in order
-        return [[index] for index in range(len(names))]
-    groups: dict[str, list[int]] = {}
-    for part, _, columns in preprocess.transformers_:
-        if part not in ("numeric", "categorical"):
-            continue
-        start = preprocess.output_indices_[part].start
-        if part == "numeric":
-            for offset, column in enumerate(columns):
-                groups[column] = [start + offset]
-        else:
-            encoder = preprocess.named_transformers_[part].named_steps["encode"]
-            for column, categories in zip(columns, encoder.categories_, strict=True):
-                groups[column] = list(range(start, start + len(categories)))
-                start += len(categories)
-    return [groups[name] for name in names]
-
-
-def _check_linear(model: TrainedModel, frame: pd.DataFrame) -> None:
-    explanations, probabilities, labels = _explain(model, frame)
-    pipeline, reference = _pipeline_reference(model, frame)
-    preprocess, estimator = (pipeline.named_steps[k] for k in ("preprocess", "model"))
-    matrix = np.asarray(preprocess.transform(reference), dtype=np.float64)
-    decision = np.asarray(estimator.decision_function(matrix), dtype=np.float64)
-    classes = list(estimator.classes_)
-    explainer_means = np.asarray(
-        json.loads((model.model_dir / "explainer.json").read_text())["column_means"]
-    )
-    names = list(model.features.columns)
-    groups = _groups_from_pipeline(pipeline, names)
-    for row in range(len(frame)):
-        label = explanations.classes[row]
-        if len(classes) == 2:
-            assert explanations.space == LOG_ODDS
-            positive = model.schema()["positive_class"]
-            assert label == positive
-            sign = 1.0 if classes.index(positive) == 1 else -1.0
-            coef, score = sign * estimator.coef_[0], sign * decision[row]
-        else:
-            assert explanations.space == CLASS_SCORE
-            assert label == labels[row]
-            k = classes.index(label)
-            coef, score = estimator.coef_[k], decision[row, k]
-        terms = coef * (matrix[row] - explainer_means)
-        want = [float(terms[columns].sum()) for columns in groups]
-        scale = max(1.0, float(np.abs(terms).sum()))
-        np.testing.assert_allclose(
-            explanations.contributions[row], want, rtol=0, atol=ADDITIVITY * scale
-        )
-        total = explanations.base_values[row] + explanations.contributions[row].sum()
-        assert abs(total - score) <= ADDITIVITY * scale
-        assert abs(explanations.scores[row] - score) <= ADDITIVITY * scale
-    assert probabilities.shape[0] == len(frame)
 
 
 @pytest.mark.parametrize("name", LINEAR)
 def test_linear_contributions_are_the_pipelines_own_on_held_out_rows(
     models: dict[str, TrainedModel], name: str
 ) -> None:
-    _check_linear(models[name], models[name].features)
-
-
-@pytest.mark.parametrize("name", LINEAR)
-def test_linear_contributions_on_random_rows(models: dict[str, TrainedModel], name: str) -> None:
     model = models[name]
-
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(_rows_strategy(model))
-    def check(frame: pd.DataFrame) -> None:
-        _check_linear(model, frame)
-
-    check()
+    assert_linear_explanations_agree(model.model_dir, model.features, model.expected())
 
 
 @pytest.mark.parametrize("name", OTHERS)
@@ -144,7 +59,7 @@ def test_sampled_contributions_add_up_to_the_served_probability(
     model = models[name]
 
     @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(_rows_strategy(model))
+    @given(random_rows(model.schema()))
     def check(frame: pd.DataFrame) -> None:
         explanations, probabilities, _ = _explain(model, frame)
         assert explanations.space == PROBABILITY

@@ -1,68 +1,32 @@
-"""The predictor gives the fitted pipeline's own answers: a compiled linear model to 1e-9,
-trees (onnxruntime, float32) within the bound training recorded, with the same labels."""
+"""The predictor gives the fitted pipeline's own answers, recorded in the fixtures: a compiled
+linear model to 1e-9, trees (onnxruntime, float32) within the bound training recorded, with the
+same labels. (On random rows, against fresh models: tests/training/test_served_predictions.py.)"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from inference.artifact import ArtifactError, load_artifact
-from inference.codecs import Decoder
 from inference.predictor import compile_predictor
-from tests.inference.conftest import TrainedModel, as_training_input
+from tests.inference.agreement import TOLERANCE, assert_predictions_agree, recorded_bound
+from tests.inference.conftest import TrainedModel
 
-TOLERANCE = 1e-9
 MODEL_NAMES = ["binary", "multiclass", "mixed", "forest", "boosting"]
 TREE_MODELS = ["forest", "boosting"]
-# Rows training never saw: the held-out bound is an observation, not a proof, so random rows
-# get twice it (and 1e-6, a few float32 roundings of a probability); scikit-learn's label
-# may then differ only where its own two best classes are that close.
-RANDOM_ROW_SLACK = 2.0
-RANDOM_ROW_FLOOR = 1e-6
 
 
-def _recorded_bound(model: TrainedModel) -> float:
-    import json
-
-    estimator = json.loads((model.model_dir / "predictor.json").read_text())["estimator"]
-    if estimator["kind"] != "tree_ensemble":
-        return TOLERANCE
-    return float(estimator["max_probability_difference"])
-
-
-def _compare(model: TrainedModel, frame: pd.DataFrame, *, held_out: bool = True) -> None:
-    artifact = load_artifact(model.model_dir)
-    predictor = compile_predictor(artifact)
-    rows = [[None if _missing(v) else v for v in row] for row in frame.itertuples(index=False)]
-    batch = Decoder(artifact.schema).decode_rows(rows)
-    got = predictor.predict_proba(batch)
-    pipeline = joblib.load(model.model_dir / "model.joblib")
-    # The contract: blank text is a missing value, like an empty CSV field.
-    blank = frame.map(lambda v: isinstance(v, str) and not v.strip())
-    reference = as_training_input(model, frame.mask(blank, None))
-    want = pipeline.predict_proba(reference)
-    bound = _recorded_bound(model)
-    if not held_out and bound > TOLERANCE:
-        bound = max(RANDOM_ROW_SLACK * bound, RANDOM_ROW_FLOOR)
-    assert np.max(np.abs(got - want)) <= bound
-    labels, theirs = predictor.labels(got), pipeline.predict(reference)
-    if held_out or bound == TOLERANCE:
-        assert labels.tolist() == theirs.tolist()
-        return
-    ordered = np.sort(want, axis=1)
-    clear = ordered[:, -1] - ordered[:, -2] > 2 * bound
-    assert labels[clear].tolist() == theirs[clear].tolist()
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _compare(model: TrainedModel, frame: pd.DataFrame) -> None:
+    """frame: some of the model's held-out rows, whose scikit-learn answers the fixture holds."""
+    expected = model.expected()
+    answers = {
+        "labels": [expected["labels"][index] for index in frame.index],
+        "probabilities": [expected["probabilities"][index] for index in frame.index],
+    }
+    assert_predictions_agree(model.model_dir, frame, answers)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -77,56 +41,13 @@ def test_single_rows_one_by_one(models: dict[str, TrainedModel], name: str) -> N
         _compare(model, model.features.iloc[[index]])
 
 
-def _rows_strategy(model: TrainedModel) -> st.SearchStrategy[pd.DataFrame]:
-    schema = model.schema()
-    columns = []
-    for feature in schema["features"]:
-        if feature["kind"] == "numeric":
-            low, high = feature["min"], feature["max"]
-            span = high - low or 1.0
-            columns.append(
-                st.one_of(
-                    st.none(),
-                    st.floats(low - span, high + span, allow_nan=False, allow_infinity=False),
-                )
-            )
-        else:
-            columns.append(
-                st.one_of(st.none(), st.sampled_from(feature["categories"]), st.text(max_size=5))
-            )
-    names = [feature["name"] for feature in schema["features"]]
-    return st.lists(st.tuples(*columns), min_size=1, max_size=20).map(
-        lambda rows: pd.DataFrame(rows, columns=names).astype(
-            {
-                n: float
-                for n, f in zip(names, schema["features"], strict=True)
-                if f["kind"] == "numeric"
-            }
-        )
-    )
-
-
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_random_rows_with_missing_values_and_unseen_categories(
-    models: dict[str, TrainedModel], name: str
-) -> None:
-    model = models[name]
-
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(_rows_strategy(model))
-    def check(frame: pd.DataFrame) -> None:
-        _compare(model, frame, held_out=False)
-
-    check()
-
-
 @pytest.mark.parametrize("name", TREE_MODELS)
 def test_trees_run_in_onnxruntime_within_their_recorded_bound(
     models: dict[str, TrainedModel], name: str
 ) -> None:
     predictor = compile_predictor(load_artifact(models[name].model_dir))
     assert "onnxruntime, float32" in predictor.description
-    bound = _recorded_bound(models[name])
+    bound = recorded_bound(models[name].model_dir)
     # float32 is not exact: a bound of 0 would mean nothing was measured.
     assert 0 < bound < 0.05
     assert predictor.self_check_tolerance == bound

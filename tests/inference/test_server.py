@@ -14,18 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.inference.conftest import (
-    RunningServer,
-    TrainedModel,
-    as_training_input,
-    start_server,
-)
+from tests.inference.conftest import RunningServer, TrainedModel, start_server
 
 Serve = Callable[..., RunningServer]
 
@@ -59,10 +53,9 @@ def csv_rows(model: TrainedModel, rows: int) -> str:
 
 
 def expected(model: TrainedModel, rows: int) -> tuple[list[Any], np.ndarray]:
-    """What the fitted pipeline itself answers, fed as training feeds it (categories as text)."""
-    pipeline = joblib.load(model.model_dir / "model.joblib")
-    frame = as_training_input(model, model.features.head(rows))
-    return pipeline.predict(frame).tolist(), pipeline.predict_proba(frame)
+    """What the fitted pipeline itself answered on the first held-out rows (in the fixture)."""
+    answers = model.expected()
+    return answers["labels"][:rows], np.array(answers["probabilities"][:rows])
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ project's files; and every shipped stack through it, as `pulumi up` hands it to 
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -259,11 +260,16 @@ def test_a_setting_the_endpoint_shape_ignores_is_logged_by_the_program(
 def test_local_mode_reads_the_same_config_and_says_what_it_ignores(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sagestack.local import LocalError, _stack_config
+    from sagestack.local import LocalError, run
 
-    project = _project(tmp_path, "  sagestack:endpointInstanceCount: 3\n")
-    assert _stack_config(project, "qa") == load_stack_config(project, "qa")
+    project = _project(
+        tmp_path, "  sagestack:endpointInstanceCount: 3\n  sagestack:dataPath: qa/rows.csv\n"
+    )
+    data = project / load_stack_config(project, "qa").training.data_path
+    # The stack's data file is not there: local mode stops after reading the config.
+    with pytest.raises(LocalError, match=f"^no data file {re.escape(str(data))}$"):
+        run("qa", None, 8080, True, project, tmp_path / "runs")
     assert "warning: sagestack:endpointInstanceCount=3 is ignored" in capsys.readouterr().err
     (project / "Pulumi.qa.yaml").write_text("config:\n  sagestack:trainingUseSpot: yes\n")
     with pytest.raises(LocalError, match="'trainingUseSpot' must be of type 'boolean'"):
-        _stack_config(project, "qa")
+        run("qa", None, 8080, True, project, tmp_path / "runs")

@@ -49,8 +49,8 @@ def test_46663_verify_compares_the_endpoint_with_the_configuration_deployed(
 ) -> None:
     """terraform-provider-aws #46663: a blue/green update that SageMaker rolls back still ends
     InService, and the provider reports success. The stack exports the configuration it
-    created, and `verify` (tests/test_verify.py runs it against a rolled-back endpoint) fails
-    when the endpoint runs any other."""
+    created, and `verify` (tests/sagestack/test_verify.py runs it against a rolled-back
+    endpoint) fails when the endpoint runs any other."""
     assert "endpoint_config_name" in REQUIRED_OUTPUTS
     graph = graphs[stack]
     assert graph.outputs["endpoint_config_name"] == graph.one(CONFIG).outputs["name"]

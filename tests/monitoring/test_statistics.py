@@ -20,7 +20,7 @@ from inference.monitoring.drift import (
     judge_categorical,
     psi,
 )
-from training.schema import _numeric_baseline
+from training.schema import numeric_baseline
 
 LIMITS = {
     "min_rows": 1,
@@ -34,7 +34,7 @@ LIMITS = {
 
 
 def _baseline(training: np.ndarray) -> NumericBaseline:
-    raw = _numeric_baseline(np.sort(training))
+    raw = numeric_baseline(np.sort(training))
     return NumericBaseline(
         "x",
         raw["rows"],
@@ -117,7 +117,7 @@ def test_numeric_counts_are_the_same_in_any_chunking_and_keep_missing_apart() ->
 
 def test_baseline_shares_are_exact_with_ties() -> None:
     training = np.array([1.0] * 50 + [2.0] * 30 + [3.0] * 20)
-    raw = _numeric_baseline(np.sort(training))
+    raw = numeric_baseline(np.sort(training))
     cuts = [-np.inf, *raw["psi_edges"], np.inf]
     # Bins are (low, high]: a tie at an edge falls in the bin below it, counted exactly.
     expected = [

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.cleaning import _duplicated_rows, stratified_split
+from training.cleaning import duplicated_rows, stratified_split
 
 
 @given(
@@ -43,4 +43,4 @@ def test_stratified_split_keeps_every_class_on_both_sides(
 )
 def test_duplicate_detection_matches_pandas(rows: list[tuple[float, str | None, int]]) -> None:
     frame = pd.DataFrame(rows, columns=["number", "text", "label"])
-    assert _duplicated_rows(frame).tolist() == frame.duplicated().tolist()
+    assert duplicated_rows(frame).tolist() == frame.duplicated().tolist()

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from sagestack.cost.cli import _parser
+from sagestack.cost.cli import argument_parser
 from tests.conftest import REPO
 
 
@@ -31,7 +31,7 @@ def _cost_commands() -> list[list[str]]:
 
 
 def test_each_stack_is_estimated_against_the_base_and_checked_against_its_budget() -> None:
-    commands = [vars(_parser().parse_args(c)) for c in _cost_commands()]
+    commands = [vars(argument_parser().parse_args(c)) for c in _cost_commands()]
     assert [c["stack"] for c in commands] == ["$STACK"] * 3
     base, head, budget = commands
     assert base["json"]

@@ -16,7 +16,7 @@ import pytest
 from sagestack.cost import pricelist, prices
 from sagestack.cost.prices import SNAPSHOT, PriceError
 from sagestack.cost.sources import SourceError, price_table
-from tests.cost.pricing_server import RECORDED, PricingEndpoint, pricing_endpoint
+from tests.sagestack.cost.pricing_server import RECORDED, PricingEndpoint, pricing_endpoint
 
 TODAY = date(2026, 12, 2)
 KEYS = [prices.hosting("ml.m5.large"), prices.training("ml.m5.large"), prices.S3_STANDARD]

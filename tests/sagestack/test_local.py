@@ -110,9 +110,9 @@ def test_unknown_stack_and_missing_data(tmp_path: Path) -> None:
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
-    from sagestack.local import _new_run_dir
+    from sagestack.local import new_run_dir
 
-    first, second = _new_run_dir(tmp_path), _new_run_dir(tmp_path)
+    first, second = new_run_dir(tmp_path), new_run_dir(tmp_path)
     assert first != second
     assert first.is_dir()
     assert second.is_dir()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
-from tests.cost.pricing_server import pricing_endpoint
+from tests.sagestack.cost.pricing_server import pricing_endpoint
 
 STACKS = ("dev", "staging", "prod")
 
