@@ -29,6 +29,17 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from contracts.artifact import (
+    EVALUATION_FILE,
+    EXPLAINER_FILE,
+    MODEL_FILE,
+    PARAMETERS_FILE,
+    SCHEMA_FILE,
+    SCHEMA_FORMAT_VERSION,
+    TREES_FILE,
+)
+from contracts.container import KNOWN_CHANNELS, TEST_CHANNEL, TRAIN_CHANNEL, VALIDATION_CHANNEL
+from contracts.metrics import format_metric_line
 from training import model
 from training.artifact import (
     Writer,
@@ -48,18 +59,8 @@ from training.cleaning import (
 from training.data import read_channel
 from training.environment import (
     CONFUSION_MATRIX_FILE,
-    EVALUATION_FILE,
-    EXPLAINER_FILE,
     FEATURE_IMPORTANCE_FILE,
-    KNOWN_CHANNELS,
-    MODEL_FILE,
-    PARAMETERS_FILE,
     ROC_CURVE_FILE,
-    SCHEMA_FILE,
-    TEST_CHANNEL,
-    TRAIN_CHANNEL,
-    TREES_FILE,
-    VALIDATION_CHANNEL,
     TrainingPaths,
 )
 from training.errors import (
@@ -73,9 +74,8 @@ from training.evaluation import SplitEvaluation, evaluate, quality_failures
 from training.explain import explainer_parameters, global_explanations
 from training.export import predictor_parameters
 from training.hyperparameters import Hyperparameters, parse_hyperparameters
-from training.metric_lines import format_metric_line
 from training.onnx_export import export_trees, label_change_error
-from training.schema import FORMAT_VERSION, SAMPLE_ROWS, build_schema
+from training.schema import SAMPLE_ROWS, build_schema
 
 log = logging.getLogger("training")
 
@@ -384,7 +384,7 @@ def _evaluation_report(
     failures: list[str],
 ) -> dict[str, Any]:
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": SCHEMA_FORMAT_VERSION,
         "algorithm": hp.algorithm,
         "hyperparameters": hp.as_dict(),
         "target": hp.target,

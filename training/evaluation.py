@@ -16,8 +16,6 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-
 
 @dataclass(frozen=True)
 class SplitEvaluation:

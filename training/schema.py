@@ -3,7 +3,7 @@
 It tells the server what a request row is (ordered feature names and kinds), what the model
 saw in training (ranges, statistics, categories), what it answers (classes, target, positive
 class), and holds a few sample rows with their expected predictions for post-deploy checks.
-Bump FORMAT_VERSION on any change that an older server could misread.
+Bump SCHEMA_FORMAT_VERSION (contracts/artifact.py) on any change that an older server could misread.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import pandas as pd
 import sklearn
 from sklearn.pipeline import Pipeline
 
-from training.cleaning import NUMERIC, FeatureSpec
+from contracts.artifact import NUMERIC, SCHEMA_FORMAT_VERSION, PredictionShares, Schema
+from training.cleaning import FeatureSpec
 
-# 2: trees are served from model.onnx (see training/export.py); 1 needed scikit-learn.
-FORMAT_VERSION = 2
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SAMPLE_ROWS = 5
 # mean, std and quantiles come from at most this many rows: as good for drift checks, and it
@@ -44,7 +43,7 @@ def build_schema(
     positive_class: Any,
     sample: pd.DataFrame,
     held_out_probabilities: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> Schema:
     sample_probabilities = pipeline.predict_proba(sample)
     sample_rows = None
     if len(features) > STATISTICS_SAMPLE:
@@ -53,7 +52,7 @@ def build_schema(
         )
     sample_labels = [classes[index] for index in np.argmax(sample_probabilities, axis=1)]
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": SCHEMA_FORMAT_VERSION,
         "sklearn_version": sklearn.__version__,
         "python_version": platform.python_version(),
         "target": target,
@@ -69,7 +68,7 @@ def build_schema(
     }
 
 
-def _prediction_shares(probabilities: np.ndarray | None, classes: list[Any]) -> dict[str, Any]:
+def _prediction_shares(probabilities: np.ndarray | None, classes: list[Any]) -> PredictionShares:
     """What the model predicted on the held-out rows: `monitor`'s prediction-drift baseline."""
     if probabilities is None or not len(probabilities):
         return {"rows": 0, "class_shares": {}}
