@@ -41,7 +41,7 @@ class PredictionShares(TypedDict):
     class_shares: dict[str, float]
 
 
-class Schema(TypedDict):
+class SchemaDocument(TypedDict):
     """schema.json: what a request row is, what training saw, what the model answers."""
 
     format_version: int

@@ -22,7 +22,12 @@ SUMMARY_VARIANT_FIELD = "variant"
 SERVER_ERRORS_FIELD = "server_errors"
 SCHEMA_VIOLATIONS_FIELD = "schema_violations_total"
 # Summary-line fields that log metric filters turn into metrics, and the metrics' names.
-SUMMARY_METRICS = {SERVER_ERRORS_FIELD: "ServerErrors", SCHEMA_VIOLATIONS_FIELD: "SchemaViolations"}
+SERVER_ERRORS_METRIC = "ServerErrors"
+SCHEMA_VIOLATIONS_METRIC = "SchemaViolations"
+SUMMARY_METRICS = {
+    SERVER_ERRORS_FIELD: SERVER_ERRORS_METRIC,
+    SCHEMA_VIOLATIONS_FIELD: SCHEMA_VIOLATIONS_METRIC,
+}
 
 # The `monitor` job's metrics that alarms watch.
 DATASET_DRIFT_METRIC = "DatasetDrift"

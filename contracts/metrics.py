@@ -19,7 +19,9 @@ METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 # The metrics a stack can set a quality bar on (`min_<metric>`), in training and live.
 GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
-METRIC_LINE_FORMAT = "metric {split}:{name}={value:.6f}"
+# Plain text with no regex metacharacters: metric_regex uses it as it is.
+METRIC_LINE_PREFIX = "metric "
+METRIC_LINE_FORMAT = METRIC_LINE_PREFIX + "{split}:{name}={value:.6f}"
 # One capture group and plain character classes only: SageMaker does not document its regex
 # flavour, so stay inside what every flavour reads alike. Non-finite values are printed as
 # `nan`/`inf` and deliberately not captured (SageMaker would reject them as metric values).
@@ -33,10 +35,10 @@ def bar_key(metric: str) -> str:
 
 def format_metric_line(split: str, name: str, value: float) -> str:
     if not math.isfinite(value):
-        return f"metric {split}:{name}={value}"
+        return f"{METRIC_LINE_PREFIX}{split}:{name}={value}"
     return METRIC_LINE_FORMAT.format(split=split, name=name, value=value)
 
 
 def metric_regex(split: str, name: str) -> str:
     """The regex, with one capture group for the value, that finds `split:name` in the log."""
-    return f"metric {re.escape(split)}:{re.escape(name)}=({_NUMBER})"
+    return f"{METRIC_LINE_PREFIX}{re.escape(split)}:{re.escape(name)}=({_NUMBER})"

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from contracts.artifact import TREES_FILE
 from inference.artifact import Artifact, ArtifactError, Schema
-from inference.environment import TREES_FILE
 
 FloatArray = NDArray[np.float64]
 # The largest difference from the recorded sample probabilities that start-up accepts for a

@@ -21,6 +21,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from contracts.hyperparameters import ALGORITHMS
+from contracts.metrics import GATED_METRICS
 from infra.engine_config import (
     EngineConfigError,
     engine_config_values,
@@ -30,11 +32,9 @@ from infra.engine_config import (
 from infra.policies import is_ecr_image_uri
 
 NAMESPACE = "sagestack"
-ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 # SageMaker serverless inference: memory sizes it offers, and its concurrency range.
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200
-GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 DEPLOYMENT_STRATEGIES = ("all_at_once", "canary", "linear")
 # The only retentions CloudWatch Logs takes (PutRetentionPolicy). tests/infra/test_aws_rules.py
 # holds this to botocore's documentation of the member and checks every log group against it.

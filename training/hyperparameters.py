@@ -197,7 +197,7 @@ SPECS: dict[str, Spec] = {
     "class_weight": Spec(
         _choice(CLASS_WEIGHTS),
         "`balanced` weighs classes inversely to their frequency.",
-        ("logistic_regression", "random_forest", "hist_gradient_boosting"),
+        ALGORITHMS,
     ),
     "n_estimators": Spec(_int_at_least(1), "Trees in the forest.", ("random_forest",)),
     "max_depth": Spec(

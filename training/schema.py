@@ -17,7 +17,7 @@ import pandas as pd
 import sklearn
 from sklearn.pipeline import Pipeline
 
-from contracts.artifact import NUMERIC, SCHEMA_FORMAT_VERSION, PredictionShares, Schema
+from contracts.artifact import NUMERIC, SCHEMA_FORMAT_VERSION, PredictionShares, SchemaDocument
 from training.cleaning import FeatureSpec
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -43,7 +43,7 @@ def build_schema(
     positive_class: Any,
     sample: pd.DataFrame,
     held_out_probabilities: np.ndarray | None = None,
-) -> Schema:
+) -> SchemaDocument:
     sample_probabilities = pipeline.predict_proba(sample)
     sample_rows = None
     if len(features) > STATISTICS_SAMPLE:
