@@ -15,6 +15,7 @@ import contracts.artifact
 import contracts.cloudwatch
 import contracts.container
 import contracts.hyperparameters
+import contracts.json_values
 import contracts.metrics
 from tests.conftest import REPO
 
@@ -23,6 +24,7 @@ MODULES = (
     contracts.cloudwatch,
     contracts.container,
     contracts.hyperparameters,
+    contracts.json_values,
     contracts.metrics,
 )
 # The code on both sides of the import wall (tests and benchmarks may restate a contract: a
