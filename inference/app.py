@@ -26,6 +26,7 @@ from contracts.cloudwatch import (
     SUMMARY_EVENT_FIELD,
 )
 from contracts.container import MAX_EXPLAINED_ROWS_ENV
+from contracts.json_values import plain
 from inference import codecs
 from inference.artifact import Schema
 from inference.attributes import HEADER as CUSTOM_ATTRIBUTES
@@ -121,7 +122,7 @@ class App:
         self._max_explained_rows = max_explained_rows
         self._decoder = Decoder(schema)
         self._max_payload_bytes = max_payload_bytes
-        self._classes = [c.item() if isinstance(c, np.generic) else c for c in predictor.classes]
+        self._classes = [plain(c) for c in predictor.classes]
         self.stats = Stats()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

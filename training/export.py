@@ -26,6 +26,7 @@ from contracts.artifact import (
     PredictorParameters,
     TreeEstimator,
 )
+from contracts.json_values import plain
 from training.cleaning import FeatureSpec
 from training.model import MODEL_STEP, PREPROCESS_STEP
 from training.onnx_export import TreeExport
@@ -71,7 +72,7 @@ def predictor_parameters(
 
 
 def _estimator(estimator: Any, trees: TreeExport | None) -> LinearEstimator | TreeEstimator:
-    classes = [c.item() if isinstance(c, np.generic) else c for c in estimator.classes_]
+    classes = [plain(c) for c in estimator.classes_]
     if isinstance(estimator, LogisticRegression):
         return {
             "kind": "logistic_regression",

@@ -18,6 +18,7 @@ import sklearn
 from sklearn.pipeline import Pipeline
 
 from contracts.artifact import NUMERIC, SCHEMA_FORMAT_VERSION, PredictionShares, SchemaDocument
+from contracts.json_values import plain
 from training.cleaning import FeatureSpec
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -56,12 +57,12 @@ def build_schema(
         "sklearn_version": sklearn.__version__,
         "python_version": platform.python_version(),
         "target": target,
-        "classes": [_plain(label) for label in classes],
-        "positive_class": _plain(positive_class) if len(classes) == 2 else None,
+        "classes": [plain(label) for label in classes],
+        "positive_class": plain(positive_class) if len(classes) == 2 else None,
         "features": [_describe(name, spec, features[name], sample_rows) for name in spec.names],
         "sample": {
-            "rows": [[_plain(value) for value in row] for row in sample.itertuples(index=False)],
-            "predictions": [_plain(label) for label in sample_labels],
+            "rows": [[plain(value) for value in row] for row in sample.itertuples(index=False)],
+            "predictions": [plain(label) for label in sample_labels],
             "probabilities": [[float(p) for p in row] for row in sample_probabilities],
         },
         "held_out_predictions": _prediction_shares(held_out_probabilities, classes),
@@ -76,7 +77,7 @@ def _prediction_shares(probabilities: np.ndarray | None, classes: list[Any]) -> 
     return {
         "rows": len(probabilities),
         "class_shares": {
-            str(_plain(label)): float(count / len(probabilities))
+            str(plain(label)): float(count / len(probabilities))
             for label, count in zip(classes, counts, strict=True)
         },
     }
@@ -147,12 +148,3 @@ def _numeric_baseline(ordered: np.ndarray) -> dict[str, Any]:
 
 def _number(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
-
-
-def _plain(value: Any) -> Any:
-    """A JSON value: numpy scalars unwrapped, NaN as null."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
