@@ -35,7 +35,7 @@ from contracts.container import (
 from contracts.container import MONITOR_END_ENV as END_ENV
 from contracts.container import MONITOR_START_ENV as START_ENV
 from contracts.container import MONITOR_WINDOW_MINUTES_ENV as WINDOW_MINUTES_ENV
-from contracts.metrics import GATED_METRICS
+from contracts.metrics import GATED_METRICS, bar_key
 
 # The names this module shares with training and infra, under the names `monitor` uses.
 __all__ = [
@@ -117,6 +117,6 @@ THRESHOLDS = (
 # Live quality bars: by default the ones the model was gated on (evaluation.json).
 QUALITY_METRICS = GATED_METRICS
 QUALITY_BARS = tuple(
-    Threshold(f"min_{metric}", None, f"live {metric} bar (default: the training gate's)")
+    Threshold(bar_key(metric), None, f"live {metric} bar (default: the training gate's)")
     for metric in QUALITY_METRICS
 )
