@@ -19,12 +19,20 @@ from typing import Any
 
 import numpy as np
 
+from contracts.cloudwatch import (
+    SCHEMA_VIOLATIONS_FIELD,
+    SERVER_ERRORS_FIELD,
+    SUMMARY_EVENT,
+    SUMMARY_EVENT_FIELD,
+)
+from contracts.container import MAX_EXPLAINED_ROWS_ENV
+from contracts.json_values import plain
 from inference import codecs
 from inference.artifact import Schema
 from inference.attributes import HEADER as CUSTOM_ATTRIBUTES
 from inference.attributes import RESPONSE_HEADER, parse_custom_attributes
 from inference.codecs import Decoder, RequestError
-from inference.environment import DEFAULT_MAX_EXPLAINED_ROWS, MAX_EXPLAINED_ROWS_ENV
+from inference.environment import DEFAULT_MAX_EXPLAINED_ROWS
 from inference.explain import Explainer, encode_explained
 from inference.predictor import OutOfRange, Predictor
 
@@ -84,16 +92,16 @@ class Stats:
 
     def summary(self, worker: int) -> dict[str, Any]:
         return {
-            "event": "summary",
+            SUMMARY_EVENT_FIELD: SUMMARY_EVENT,
             "worker": worker,
             "interval_seconds": round(time.monotonic() - self.started, 1),
             "requests": {str(status): count for status, count in sorted(self.statuses.items())},
             # Flat counts, for CloudWatch log metric filters (they cannot sum map values).
             "client_errors": sum(n for status, n in self.statuses.items() if 400 <= status < 500),
-            "server_errors": sum(n for status, n in self.statuses.items() if status >= 500),
+            SERVER_ERRORS_FIELD: sum(n for status, n in self.statuses.items() if status >= 500),
             "rows_predicted": self.rows,
             "schema_violations": dict(sorted(self.violations.items())),
-            "schema_violations_total": sum(self.violations.values()),
+            SCHEMA_VIOLATIONS_FIELD: sum(self.violations.values()),
             "latency_ms": {"p50": self.percentile_ms(0.5), "p99": self.percentile_ms(0.99)},
         }
 
@@ -114,7 +122,7 @@ class App:
         self._max_explained_rows = max_explained_rows
         self._decoder = Decoder(schema)
         self._max_payload_bytes = max_payload_bytes
-        self._classes = [c.item() if isinstance(c, np.generic) else c for c in predictor.classes]
+        self._classes = [plain(c) for c in predictor.classes]
         self.stats = Stats()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

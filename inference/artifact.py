@@ -14,17 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.environment import MODEL_FILE, PARAMETERS_FILE, SCHEMA_FILE, TREES_FILE
+from contracts.artifact import (
+    CATEGORICAL,
+    MODEL_FILE,
+    NUMERIC,
+    PARAMETERS_FILE,
+    SCHEMA_FILE,
+    TREES_FILE,
+)
 
-# The schema versions this server reads (training's FORMAT_VERSION). Version 1 artifacts still
-# serve when their model is a logistic regression (predictor.json holds all of it); their
-# trees needed scikit-learn, and the predictor refuses them with a reason.
+# The schema versions this server reads (contracts' SCHEMA_FORMAT_VERSION, and older).
+# Version 1 artifacts still serve when their model is a logistic regression (predictor.json
+# holds all of it); their trees needed scikit-learn, and the predictor refuses them with a
+# reason.
 SUPPORTED_FORMAT_VERSIONS = frozenset({1, 2})
 SUPPORTED_PARAMETERS_VERSIONS = frozenset({1, 2})
 # Every pickle joblib writes starts with the pickle protocol opcode.
 _PICKLE_START = b"\x80"
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
 
 
 class ArtifactError(Exception):

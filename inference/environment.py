@@ -1,8 +1,8 @@
 """The SageMaker hosting contract: paths and environment variables, read once at start.
 
-Every variable the server reads is named here, with its default and its validation; a bad
-value stops the server at start with a message naming the variable, the value and what is
-allowed.
+Every variable the server reads is read here, with its default and its validation (its name
+is in contracts/container.py, shared with the Pulumi program that sets it); a bad value stops
+the server at start with a message naming the variable, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -12,24 +12,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"
-DEFAULT_BASE_DIR = Path("/opt/ml")
-PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
-WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
-TIMEOUT_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
-LOG_LEVEL_ENV = "SAGEMAKER_CONTAINER_LOG_LEVEL"
-# Ours: SageMaker does not define these.
-MAX_PAYLOAD_ENV = "SAGESTACK_MAX_PAYLOAD_BYTES"
-SUMMARY_INTERVAL_ENV = "SAGESTACK_SUMMARY_INTERVAL_SECONDS"
-HOST_ENV = "SAGESTACK_BIND_HOST"
-# How long a worker's event loop may stop beating before the arbiter replaces the worker.
-WORKER_TIMEOUT_ENV = "SAGESTACK_WORKER_TIMEOUT_SECONDS"
-# The most rows one `explain=true` request may ask for (413 beyond).
-MAX_EXPLAINED_ROWS_ENV = "SAGESTACK_MAX_EXPLAINED_ROWS"
-# Set by the Pulumi program: copied into every summary line, where CloudWatch log metric
-# filters read them as the EndpointName and VariantName dimensions of the custom metrics.
-ENDPOINT_NAME_ENV = "SAGESTACK_ENDPOINT_NAME"
-VARIANT_NAME_ENV = "SAGESTACK_VARIANT_NAME"
+from contracts.cloudwatch import SUMMARY_ENDPOINT_FIELD, SUMMARY_VARIANT_FIELD
+from contracts.container import (
+    BASE_DIR_ENV,
+    DEFAULT_BASE_DIR,
+    ENDPOINT_NAME_ENV,
+    HOST_ENV,
+    LOG_LEVEL_ENV,
+    MAX_EXPLAINED_ROWS_ENV,
+    MAX_PAYLOAD_ENV,
+    PORT_ENV,
+    SUMMARY_INTERVAL_ENV,
+    TIMEOUT_ENV,
+    VARIANT_NAME_ENV,
+    WORKER_TIMEOUT_ENV,
+    WORKERS_ENV,
+)
 
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -46,14 +44,6 @@ DEFAULT_WORKER_TIMEOUT_SECONDS = 20
 DEFAULT_MAX_EXPLAINED_ROWS = 100
 # SageMaker's SAGEMAKER_CONTAINER_LOG_LEVEL uses Python's numeric levels (20 = INFO).
 LOG_LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR", "50": "CRITICAL"}
-
-MODEL_FILE = "model.joblib"
-SCHEMA_FILE = "schema.json"
-PARAMETERS_FILE = "predictor.json"
-# Tree estimators converted for onnxruntime (training/onnx_export.py).
-TREES_FILE = "model.onnx"
-# Optional: an artifact without it serves predictions but no explanations.
-EXPLAINER_FILE = "explainer.json"
 
 
 class SettingsError(ValueError):
@@ -72,7 +62,7 @@ class ServerSettings:
     max_explained_rows: int
     summary_interval_seconds: float
     log_level: str
-    # `endpoint` and `variant` for the summary line, when the deployment names them.
+    # The summary line's endpoint and variant fields, when the deployment names them.
     summary_labels: dict[str, str]
 
     @classmethod
@@ -108,7 +98,10 @@ class ServerSettings:
             log_level=level,
             summary_labels={
                 label: environ[name].strip()
-                for label, name in (("endpoint", ENDPOINT_NAME_ENV), ("variant", VARIANT_NAME_ENV))
+                for label, name in (
+                    (SUMMARY_ENDPOINT_FIELD, ENDPOINT_NAME_ENV),
+                    (SUMMARY_VARIANT_FIELD, VARIANT_NAME_ENV),
+                )
                 if environ.get(name, "").strip()
             },
         )

@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from contracts.artifact import EXPLAINER_FILE
 from inference.artifact import Artifact, ArtifactError, Schema
 from inference.codecs import JSON_LINES
-from inference.environment import EXPLAINER_FILE
 from inference.predictor import Batch, Predictor
 
 FloatArray = NDArray[np.float64]

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from contracts.artifact import TREES_FILE
+from contracts.json_values import plain
 from inference.artifact import Artifact, ArtifactError, Schema
-from inference.environment import TREES_FILE
 
 FloatArray = NDArray[np.float64]
 # The largest difference from the recorded sample probabilities that start-up accepts for a
@@ -340,7 +341,7 @@ def self_check(predictor: Predictor, schema: Schema, batch: Batch) -> None:
             f"self-check failed: {probabilities.shape} probabilities for {expected.shape} expected"
         )
     difference = float(np.max(np.abs(probabilities - expected))) if expected.size else 0.0
-    labels = [_plain(label) for label in predictor.labels(probabilities)]
+    labels = [plain(label) for label in predictor.labels(probabilities)]
     tolerance = predictor.self_check_tolerance
     if difference > tolerance or labels != list(schema.sample_predictions):
         raise ArtifactError(
@@ -352,11 +353,7 @@ def self_check(predictor: Predictor, schema: Schema, batch: Batch) -> None:
 
 
 def _typed(classes: list[Any]) -> NDArray[Any]:
-    values = [_plain(c) for c in classes]
+    values = [plain(c) for c in classes]
     if all(isinstance(v, int) for v in values):
         return np.asarray(values, dtype=np.int64)
     return np.asarray(values, dtype=object)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

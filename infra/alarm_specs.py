@@ -12,22 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from contracts.cloudwatch import (
+    DATASET_DRIFT_METRIC,
+    ENDPOINT_DIMENSION,
+    QUALITY_BELOW_BAR_METRIC,
+    ROWS_MONITORED_METRIC,
+    SCHEMA_VIOLATIONS_METRIC,
+    SERVER_ERRORS_METRIC,
+    VARIANT_DIMENSION,
+)
+from contracts.cloudwatch import NAMESPACE as CUSTOM_NAMESPACE
 from infra.config import AlarmThresholds, MonitorConfig, StackConfig
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
-# The custom metrics' namespace: the log metric filters publish there.
-CUSTOM_NAMESPACE = "sagestack"
 
 Comparison = Literal["GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold"]
 MissingData = Literal["notBreaching", "breaching", "missing", "ignore"]
 
-
-# The monitoring job's metrics (inference/monitoring/metrics.py on the `monitor` branch), in
-# CUSTOM_NAMESPACE with the same EndpointName/VariantName dimensions.
-DATASET_DRIFT_METRIC = "DatasetDrift"
-QUALITY_BELOW_BAR_METRIC = "QualityBelowBar"
-ROWS_MONITORED_METRIC = "RowsMonitored"
 # Windows without a RowsMonitored point before the "monitor is silent" alarm fires.
 SILENT_WINDOWS = 3
 
@@ -108,7 +110,7 @@ class AlarmSpec:
 
 def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> list[AlarmSpec]:
     """Every alarm the endpoint's variant gets under `config`, in creation order."""
-    dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
+    dimensions = {ENDPOINT_DIMENSION: endpoint_name, VARIANT_DIMENSION: variant_name}
     thresholds = config.thresholds
     period, periods = thresholds.period_seconds, thresholds.evaluation_periods
 
@@ -204,7 +206,7 @@ def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> l
             "server-errors",
             "the inference server logged a 5XX (a bug: see the endpoint's log group)",
             CUSTOM_NAMESPACE,
-            "ServerErrors",
+            SERVER_ERRORS_METRIC,
             "GreaterThanOrEqualToThreshold",
             1,
             statistic="Sum",
@@ -214,7 +216,7 @@ def alarm_specs(config: AlarmConfig, endpoint_name: str, variant_name: str) -> l
             "schema-violations",
             f"at least {thresholds.schema_violations} requests per period rejected by the schema",
             CUSTOM_NAMESPACE,
-            "SchemaViolations",
+            SCHEMA_VIOLATIONS_METRIC,
             "GreaterThanOrEqualToThreshold",
             thresholds.schema_violations,
             statistic="Sum",

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from contracts.hyperparameters import ALGORITHMS
+from contracts.metrics import GATED_METRICS, bar_key
 from contracts.validation import Invalid, number_between, one_of, validate, whole_number
 from infra.engine_config import (
     EngineConfigError,
@@ -33,11 +35,9 @@ from infra.engine_config import (
 from infra.policies import is_ecr_image_uri
 
 NAMESPACE = "sagestack"
-ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 # SageMaker serverless inference: memory sizes it offers, and its concurrency range.
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200
-GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 DEPLOYMENT_STRATEGIES = ("all_at_once", "canary", "linear")
 # The only retentions CloudWatch Logs takes (PutRetentionPolicy). tests/infra/test_aws_rules.py
 # holds this to botocore's documentation of the member and checks every log group against it.
@@ -184,7 +184,7 @@ def _hyperparameters(value: str) -> dict[str, str]:
         isinstance(v, str | int | float) and not isinstance(v, bool) for v in parsed.values()
     ):
         raise Invalid('must be a JSON object of names to numbers or text, such as {"C": 0.5}')
-    reserved = {"target", "algorithm"} | {f"min_{metric}" for metric in GATED_METRICS}
+    reserved = {"target", "algorithm"} | {bar_key(metric) for metric in GATED_METRICS}
     clashes = sorted(reserved & set(parsed))
     if clashes:
         raise Invalid(f"must not set {clashes}: they have config keys of their own")
@@ -306,7 +306,7 @@ class TrainingConfig:
         """What the training job receives: every value as text, as SageMaker passes it."""
         values = {"target": self.target, "algorithm": self.algorithm, **self.hyperparameters}
         values.update(
-            {f"min_{metric}": repr(bar) for metric, bar in self.quality_bars.items() if bar > 0}
+            {bar_key(metric): repr(bar) for metric, bar in self.quality_bars.items() if bar > 0}
         )
         return values
 

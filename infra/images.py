@@ -28,10 +28,13 @@ SOURCE_TAG_LENGTH = 16
 _SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
-# The packages each image's Dockerfile copies: the training image also runs the `monitor`
-# job, which decodes captured requests with the inference package's codecs, and validates
-# its hyperparameters with contracts/validation.py.
-IMAGE_PACKAGES = {"training": ("training", "inference", "contracts"), "inference": ("inference",)}
+# The packages each image's Dockerfile copies: both hold contracts/ (names and shapes shared
+# across the import wall); the training image also runs the `monitor` job, which decodes
+# captured requests with the inference package's codecs.
+IMAGE_PACKAGES = {
+    "training": ("contracts", "training", "inference"),
+    "inference": ("contracts", "inference"),
+}
 
 
 def image_sources(role: str, root: Path = PROJECT_ROOT) -> list[Path]:

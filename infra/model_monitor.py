@@ -26,6 +26,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from contracts.cloudwatch import NAMESPACE as CUSTOM_NAMESPACE
+from contracts.container import (
+    ENDPOINT_NAME_ENV,
+    MONITOR_END_ENV,
+    MONITOR_WINDOW_MINUTES_ENV,
+    VARIANT_NAME_ENV,
+)
 from infra.account import AwsAccount
 from infra.config import MonitorConfig
 from infra.iam import CAPTURE_PREFIX
@@ -58,18 +65,14 @@ MONITORING_PREFIX = "monitoring"
 MONITOR_VOLUME_GB = 10
 MONITOR_MAX_RUNTIME_SECONDS = 3600
 
-# The `monitor` command's interface (inference/monitoring/contract.py): its entrypoint, the
-# Processing paths and environment variable names. tests/infra/test_model_monitor.py holds
-# these equal to the contract module.
+# The `monitor` command's interface (inference/monitoring/contract.py): its entrypoint and the
+# Processing paths (the variable names are contracts/container.py's).
+# tests/infra/test_model_monitor.py holds these equal to the contract module.
 MONITOR_ENTRYPOINT = ["monitor"]
 CAPTURE_INPUT = "/opt/ml/processing/input/capture"
 MODEL_INPUT = "/opt/ml/processing/input/model"
 GROUND_TRUTH_INPUT = "/opt/ml/processing/input/ground-truth"
 OUTPUT = "/opt/ml/processing/output"
-END_ENV = "SAGESTACK_MONITOR_END"
-WINDOW_MINUTES_ENV = "SAGESTACK_MONITOR_WINDOW_MINUTES"
-ENDPOINT_NAME_ENV = "SAGESTACK_ENDPOINT_NAME"
-VARIANT_NAME_ENV = "SAGESTACK_VARIANT_NAME"
 
 # repository_dispatch (docs.github.com, "Create a repository dispatch event").
 GITHUB_API = "https://api.github.com"
@@ -168,8 +171,8 @@ def processing_job_request(job: JobSettings) -> dict[str, Any]:
         "ProcessingInputs": inputs,
         "ProcessingOutputConfig": outputs,
         "Environment": {
-            END_ENV: SCHEDULED_TIME,
-            WINDOW_MINUTES_ENV: str(job.window_minutes),
+            MONITOR_END_ENV: SCHEDULED_TIME,
+            MONITOR_WINDOW_MINUTES_ENV: str(job.window_minutes),
             ENDPOINT_NAME_ENV: job.endpoint_name,
             VARIANT_NAME_ENV: job.variant_name,
         },
@@ -306,7 +309,7 @@ class ModelMonitor(pulumi.ComponentResource):
                 account.account_id,
                 "ProcessingJobs",
             ),
-            inline(job_role, "metrics", metrics_policy, ["sagestack"]),
+            inline(job_role, "metrics", metrics_policy, [CUSTOM_NAMESPACE]),
         ]
         if args.monitor.ground_truth:
             job_policies.append(

@@ -18,9 +18,20 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from contracts.cloudwatch import (
+    ENDPOINT_DIMENSION,
+    SCHEMA_VIOLATIONS_METRIC,
+    SERVER_ERRORS_METRIC,
+    SUMMARY_ENDPOINT_FIELD,
+    SUMMARY_EVENT,
+    SUMMARY_EVENT_FIELD,
+    SUMMARY_METRICS,
+    SUMMARY_VARIANT_FIELD,
+    VARIANT_DIMENSION,
+)
+from contracts.cloudwatch import NAMESPACE as CUSTOM_NAMESPACE
 from infra.account import AwsAccount
 from infra.alarm_specs import (
-    CUSTOM_NAMESPACE,
     INSTANCE_NAMESPACE,
     SAGEMAKER_NAMESPACE,
     AlarmConfig,
@@ -30,9 +41,7 @@ from infra.alarm_specs import (
 )
 from infra.notifications import legacy_parent_alias
 
-SUMMARY_PATTERN = '{ $.event = "summary" }'
-# Summary-line fields (inference/app.py) that become metrics, and the metric names.
-SUMMARY_METRICS = {"server_errors": "ServerErrors", "schema_violations_total": "SchemaViolations"}
+SUMMARY_PATTERN = f'{{ $.{SUMMARY_EVENT_FIELD} = "{SUMMARY_EVENT}" }}'
 
 
 def endpoint_log_group_name(endpoint_name: str) -> str:
@@ -50,7 +59,7 @@ def dashboard_body(
     region: str, endpoint_name: str, variant: str, serverless: bool, alarm_arns: Sequence[str]
 ) -> dict[str, Any]:
     """Invocations, errors, latency, utilization and the alarms, for one endpoint variant."""
-    dimensions = ["EndpointName", endpoint_name, "VariantName", variant]
+    dimensions = [ENDPOINT_DIMENSION, endpoint_name, VARIANT_DIMENSION, variant]
 
     def metric(namespace: str, name: str, stat: str, label: str) -> list[Any]:
         return [namespace, name, *dimensions, {"stat": stat, "label": label}]
@@ -83,8 +92,8 @@ def dashboard_body(
             [
                 metric(SAGEMAKER_NAMESPACE, "Invocation4XXErrors", "Sum", "4XX"),
                 metric(SAGEMAKER_NAMESPACE, "Invocation5XXErrors", "Sum", "5XX"),
-                metric(CUSTOM_NAMESPACE, "SchemaViolations", "Sum", "schema violations"),
-                metric(CUSTOM_NAMESPACE, "ServerErrors", "Sum", "server errors (logs)"),
+                metric(CUSTOM_NAMESPACE, SCHEMA_VIOLATIONS_METRIC, "Sum", "schema violations"),
+                metric(CUSTOM_NAMESPACE, SERVER_ERRORS_METRIC, "Sum", "server errors (logs)"),
             ],
             12,
             0,
@@ -214,7 +223,10 @@ class EndpointAlarms(pulumi.ComponentResource):
                         namespace=CUSTOM_NAMESPACE,
                         value=f"$.{field}",
                         unit="Count",
-                        dimensions={"EndpointName": "$.endpoint", "VariantName": "$.variant"},
+                        dimensions={
+                            ENDPOINT_DIMENSION: f"$.{SUMMARY_ENDPOINT_FIELD}",
+                            VARIANT_DIMENSION: f"$.{SUMMARY_VARIANT_FIELD}",
+                        },
                     ),
                 ),
                 opts=child,

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from contracts.container import (
+    ENDPOINT_NAME_ENV,
+    TIMEOUT_ENV,
+    VARIANT_NAME_ENV,
+    WORKERS_ENV,
+)
 from infra.config import DeploymentPolicy, EndpointConfig, has_local_storage
 from infra.iam import CAPTURE_PREFIX
 
@@ -52,12 +58,12 @@ def server_environment(
     """The inference container's settings (see inference/environment.py). The endpoint and
     variant names go into its summary lines, as the log metric filters' dimensions."""
     environment = {
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": str(timeout_seconds),
-        "SAGESTACK_ENDPOINT_NAME": endpoint_name,
-        "SAGESTACK_VARIANT_NAME": variant_name,
+        TIMEOUT_ENV: str(timeout_seconds),
+        ENDPOINT_NAME_ENV: endpoint_name,
+        VARIANT_NAME_ENV: variant_name,
     }
     if workers:
-        environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
+        environment[WORKERS_ENV] = str(workers)
     return environment
 
 

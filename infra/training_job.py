@@ -12,32 +12,25 @@ fails `pulumi up` with SageMaker's failure reason, before anything is served.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from contracts.artifact import MODEL_ARCHIVE
+from contracts.container import TRAIN_CHANNEL
+from contracts.metrics import METRIC_NAMES, METRIC_SPLITS, metric_regex
 from infra.config import TrainingConfig
 from infra.iam import CHECKPOINTS_PREFIX, TRAINING_OUTPUT_PREFIX
 from infra.naming import training_job_name
 
-TRAIN_CHANNEL = "train"
-# What the training entrypoint prints, one line per metric: `metric test:f1=0.973118`.
-METRIC_SPLITS = ("train", "validation", "test")
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-_NUMBER = r"[-+]?[0-9]+\.?[0-9]*"
 # Instance provisioning and image download come on top of the job's own time limit.
 CREATE_TIMEOUT_MARGIN_MINUTES = 30
 
 
-def metric_regex(split: str, name: str) -> str:
-    """SageMaker's regex for one metric line, its value in the one capture group."""
-    return f"metric {re.escape(split)}:{re.escape(name)}=({_NUMBER})"
-
-
 def metric_definitions() -> list[dict[str, str]]:
+    """One per metric line the training entrypoint prints (contracts/metrics.py)."""
     return [
         {"name": f"{split}:{name}", "regex": metric_regex(split, name)}
         for split in METRIC_SPLITS
@@ -53,7 +46,7 @@ def create_timeout_minutes(max_runtime_seconds: int, max_wait_seconds: int | Non
 
 def model_artifact_url(output_path: str, job_name: str) -> str:
     """Where SageMaker writes the model: `<output path>/<job name>/output/model.tar.gz`."""
-    return f"{output_path.rstrip('/')}/{job_name}/output/model.tar.gz"
+    return f"{output_path.rstrip('/')}/{job_name}/output/{MODEL_ARCHIVE}"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from contracts.artifact import EVALUATION_FILE, MODEL_ARCHIVE
+from contracts.container import (
+    BASE_DIR_ENV,
+    HOST_ENV,
+    PORT_ENV,
+    TEST_CHANNEL,
+    TRAIN_CHANNEL,
+    WORKERS_ENV,
+)
+from contracts.metrics import METRIC_LINE_PREFIX
 from sagestack.processes import REPO, container_path, stop_group
 
 RUNS_DIR = REPO / ".sagestack" / "runs"
@@ -105,7 +115,7 @@ def run(
     _print_evaluation(report)
 
     hosting = run_dir / "hosting"
-    archive = _pack(run_dir / "training" / "model", run_dir / "model.tar.gz")
+    archive = _pack(run_dir / "training" / "model", run_dir / MODEL_ARCHIVE)
     _unpack(archive, hosting / "model")
     print(f"\n== serving (the `serve` command) on http://127.0.0.1:{port}")
     with _server(hosting, port) as server:
@@ -196,7 +206,7 @@ def _lay_out_training(
     TrainingJobLayout.create(
         base,
         hyperparameters,
-        {"train": [channels / "train.csv"], "test": [channels / "test.csv"]},
+        {TRAIN_CHANNEL: [channels / "train.csv"], TEST_CHANNEL: [channels / "test.csv"]},
     )
     test = labelled.iloc[test_rows]
     first_row = test.drop(columns=[typed.target]).head(1).values.tolist()
@@ -204,19 +214,19 @@ def _lay_out_training(
 
 
 def _train(base: Path) -> dict[str, Any]:
-    environment = {**os.environ, "PATH": container_path(), "SAGEMAKER_BASE_DIR": str(base)}
+    environment = {**os.environ, "PATH": container_path(), BASE_DIR_ENV: str(base)}
     process = subprocess.Popen(
         ["train"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     assert process.stdout is not None
     for line in process.stdout:
-        if not line.startswith("metric "):
+        if not line.startswith(METRIC_LINE_PREFIX):
             print(f"  {line.rstrip()}")
     if process.wait() != 0:
         failure = base / "output" / "failure"
         reason = failure.read_text().strip() if failure.exists() else "no failure file written"
         raise LocalError(f"training failed (exit {process.returncode}): {reason}")
-    report: dict[str, Any] = json.loads((base / "model" / "evaluation.json").read_text())
+    report: dict[str, Any] = json.loads((base / "model" / EVALUATION_FILE).read_text())
     return report
 
 
@@ -269,10 +279,10 @@ def _server(base: Path, port: int) -> Iterator[_Server]:
     environment = {
         **os.environ,
         "PATH": container_path(),
-        "SAGEMAKER_BASE_DIR": str(base),
-        "SAGEMAKER_BIND_TO_PORT": str(port),
-        "SAGESTACK_BIND_HOST": "127.0.0.1",
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        BASE_DIR_ENV: str(base),
+        PORT_ENV: str(port),
+        HOST_ENV: "127.0.0.1",
+        WORKERS_ENV: "1",
     }
     log = (base / "server.log").open("wb")
     started = time.monotonic()

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from contracts.artifact import NUMERIC, SCHEMA_FILE
 from sagestack.capture import Exchange, write_capture
 from sagestack.processes import container_path
 
@@ -37,9 +38,9 @@ def check_monitoring(
 ) -> list[str]:
     import pandas as pd
 
-    schema = json.loads((model_dir / "schema.json").read_text())
+    schema = json.loads((model_dir / SCHEMA_FILE).read_text())
     names = [feature["name"] for feature in schema["features"]]
-    numeric = [f for f in schema["features"] if f["kind"] == "numeric" and f.get("std")]
+    numeric = [f for f in schema["features"] if f["kind"] == NUMERIC and f.get("std")]
     frame = pd.read_csv(data_path)
     frame = frame[frame[target].notna()][names].reset_index(drop=True)
     minimum = 600

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.artifact import SCHEMA_FILE
+
 REQUIRED_OUTPUTS = ("endpoint_name", "endpoint_config_name", "model_data_url", "region")
-SCHEMA_MEMBER = "schema.json"
 # A model artifact's schema is small; anything bigger is not ours.
 MAX_SCHEMA_BYTES = 16 << 20
 PROBABILITY_TOLERANCE = 1e-6
@@ -82,9 +83,9 @@ def read_schema(archive: bytes) -> dict[str, Any]:
     try:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
             for member in tar:
-                if member.isfile() and member.name.lstrip("./") == SCHEMA_MEMBER:
+                if member.isfile() and member.name.lstrip("./") == SCHEMA_FILE:
                     if member.size > MAX_SCHEMA_BYTES:
-                        raise VerificationError(f"{SCHEMA_MEMBER} is {member.size} bytes")
+                        raise VerificationError(f"{SCHEMA_FILE} is {member.size} bytes")
                     stream = tar.extractfile(member)
                     assert stream is not None
                     schema: dict[str, Any] = json.loads(stream.read())
@@ -93,7 +94,7 @@ def read_schema(archive: bytes) -> dict[str, Any]:
         raise VerificationError(
             f"the model artifact is not a readable model.tar.gz ({error})"
         ) from None
-    raise VerificationError(f"the model artifact has no {SCHEMA_MEMBER}")
+    raise VerificationError(f"the model artifact has no {SCHEMA_FILE}")
 
 
 def sample_request(schema: Mapping[str, Any]) -> tuple[list[list[Any]], list[Any]]:

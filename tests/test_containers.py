@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.images import IMAGE_PACKAGES
 from tests.conftest import REPO
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -54,6 +55,9 @@ def test_installs_only_its_locked_set_and_puts_its_command_on_the_path(
     for argument in copies:
         source = argument.split()[0]
         assert (REPO / source).exists(), f"COPY source {source} does not exist"
+    # The packages the image tag is hashed from are the ones the image holds.
+    for package in IMAGE_PACKAGES[part]:
+        assert f"{package}/ ./{package}/" in copies
     runs = " ".join(argument for name, argument in instructions if name == "RUN")
     assert "--require-hashes" in runs
     assert f"{part}/bin/{command} /usr/local/bin/{command}" in runs

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from contracts.metrics import metric_regex
 from tests.conftest import REPO
 from training.hyperparameters import DEFAULTS, SPECS
-from training.metric_lines import metric_regex
 
 README = (REPO / "README.md").read_text()
 TRAINING = (REPO / "docs" / "training.md").read_text()

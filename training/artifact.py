@@ -16,12 +16,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import joblib
+
 Writer = Callable[[Path], None]
 
 
 def write_json(data: Any) -> Writer:
     def write(path: Path) -> None:
         path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+    return write
+
+
+def write_joblib(value: Any) -> Writer:
+    def write(path: Path) -> None:
+        joblib.dump(value, path)
 
     return write
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from contracts.artifact import CATEGORICAL, NUMERIC
 from training.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,6 @@ MIN_ROWS = 10
 # Each class needs a row on both sides of a stratified split.
 MIN_ROWS_PER_CLASS = 2
 _SHOWN_COLUMNS = 30
-
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
 
 
 @dataclass

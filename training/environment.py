@@ -1,6 +1,7 @@
-"""The SageMaker training container contract: paths, file names and environment variables.
+"""The SageMaker training container contract: paths and the files only training writes.
 
-Everything the entrypoint reads or writes on disk is named here and nowhere else.
+Everything the entrypoint reads or writes on disk is named here, or in contracts/ when
+inference or infra read it too (the artifact's files, the channels, the variables).
 """
 
 from __future__ import annotations
@@ -10,27 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# SageMaker mounts everything under /opt/ml; the toolkits let tests and local runs move it.
-BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"
-DEFAULT_BASE_DIR = Path("/opt/ml")
+from contracts.container import BASE_DIR_ENV, DEFAULT_BASE_DIR
 
-TRAIN_CHANNEL = "train"
-VALIDATION_CHANNEL = "validation"
-TEST_CHANNEL = "test"
-KNOWN_CHANNELS = (TRAIN_CHANNEL, VALIDATION_CHANNEL, TEST_CHANNEL)
-
-# File names inside model/ (the artifact that inference loads) and output/data/.
-MODEL_FILE = "model.joblib"
-SCHEMA_FILE = "schema.json"
-PARAMETERS_FILE = "predictor.json"
-# Tree estimators converted for onnxruntime (training/onnx_export.py).
-TREES_FILE = "model.onnx"
-EVALUATION_FILE = "evaluation.json"
+# File names inside output/data/, beside the artifact's evaluation.json (contracts/artifact.py).
 ROC_CURVE_FILE = "roc_curve.png"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 FEATURE_IMPORTANCE_FILE = "feature_importance.png"
-# Per-row explanation parameters (training/explain.py); an artifact without it still serves.
-EXPLAINER_FILE = "explainer.json"
 
 # SageMaker shows this many characters of output/failure as the job's FailureReason.
 FAILURE_REASON_LIMIT = 1024

@@ -7,7 +7,9 @@ split holds a single class) is NaN, and a bar on a NaN metric fails.
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,10 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+from contracts.metrics import bar_key, format_metric_line
+from training.errors import HyperparameterError, QualityBarError, TrainingError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,45 @@ def quality_failures(evaluation: SplitEvaluation, bars: dict[str, float]) -> lis
     for metric, bar in bars.items():
         value = evaluation.metrics[metric]
         if math.isnan(value) or value < bar:
-            failures.append(f"{evaluation.split} {metric} {value:.4f} < min_{metric} {bar:.4f}")
+            failures.append(
+                f"{evaluation.split} {metric} {value:.4f} < {bar_key(metric)} {bar:.4f}"
+            )
     return failures
+
+
+def quality_bar_error(failures: list[str]) -> TrainingError:
+    return QualityBarError(
+        "; ".join(failures) + ". No model was written; improve the data or the "
+        "hyperparameters, or lower the bar in the stack config."
+    )
+
+
+def positive_class(requested: str | None, classes: list[Any]) -> Any:
+    """The class precision, recall and F1 are about: a binary target's last class unless the
+    `positive_class` hyperparameter names one; None for a multi-class target."""
+    if len(classes) != 2:
+        if requested is not None:
+            log.warning("positive_class is ignored: the target has %d classes", len(classes))
+        return None
+    if requested is None:
+        return classes[-1]
+    for label in classes:
+        if str(label) == requested:
+            return label
+    raise HyperparameterError(
+        f"positive_class={requested} is not a class of the target "
+        f"(classes: {', '.join(map(str, classes))})"
+    )
+
+
+def print_metric_lines(evaluation: SplitEvaluation) -> None:
+    """One metric line per metric on stdout, where the job's metric definitions read them."""
+    lines = [
+        format_metric_line(evaluation.split, name, value)
+        for name, value in evaluation.metrics.items()
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 def _json_number(value: float) -> float | None:

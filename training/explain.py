@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, make_scorer
 from sklearn.pipeline import Pipeline
 
+from contracts.json_values import plain
 from training.cleaning import FeatureSpec
 from training.model import MODEL_STEP, PREPROCESS_STEP
 
@@ -117,7 +118,7 @@ def standardized_coefficients(
     per_column = coef * stds
     # Binary: one row of coefficients (towards the second class); multinomial: one per class.
     return {
-        "classes": [_plain(c) for c in estimator.classes_[-coef.shape[0] :]],
+        "classes": [plain(c) for c in estimator.classes_[-coef.shape[0] :]],
         "columns": [
             {"column": name, "coefficients": [float(v) for v in per_column[:, index]]}
             for index, name in enumerate(columns)
@@ -152,7 +153,3 @@ def _sample_rows(total: int, limit: int, seed: int) -> np.ndarray | None:
     if total <= limit:
         return None
     return np.sort(np.random.default_rng(seed).choice(total, limit, replace=False))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

@@ -17,18 +17,24 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from contracts.artifact import (
+    PARAMETERS_VERSION,
+    TREES_FILE,
+    CategoricalParameters,
+    LinearEstimator,
+    NumericParameters,
+    PredictorParameters,
+    TreeEstimator,
+)
+from contracts.json_values import plain
 from training.cleaning import FeatureSpec
-from training.environment import TREES_FILE
 from training.model import MODEL_STEP, PREPROCESS_STEP
 from training.onnx_export import TreeExport
-
-# 2: tree estimators run from model.onnx ("tree_ensemble"); 1 served them with scikit-learn.
-PARAMETERS_VERSION = 2
 
 
 def predictor_parameters(
     pipeline: Pipeline, spec: FeatureSpec, trees: TreeExport | None = None
-) -> dict[str, Any]:
+) -> PredictorParameters:
     preprocess = pipeline.named_steps[PREPROCESS_STEP]
     estimator = pipeline.named_steps[MODEL_STEP]
     parts: dict[str, Pipeline] = {}
@@ -40,7 +46,7 @@ def predictor_parameters(
         }
     else:
         parts = {"numeric": preprocess}
-    numeric = None
+    numeric: NumericParameters | None = None
     if "numeric" in parts:
         impute, scale = (parts["numeric"].named_steps[key] for key in ("impute", "scale"))
         numeric = {
@@ -49,7 +55,7 @@ def predictor_parameters(
             "means": _floats(scale.mean_),
             "scales": _floats(scale.scale_),
         }
-    categorical = None
+    categorical: CategoricalParameters | None = None
     if "categorical" in parts:
         impute, encode = (parts["categorical"].named_steps[key] for key in ("impute", "encode"))
         categorical = {
@@ -65,8 +71,8 @@ def predictor_parameters(
     }
 
 
-def _estimator(estimator: Any, trees: TreeExport | None) -> dict[str, Any]:
-    classes = [c.item() if isinstance(c, np.generic) else c for c in estimator.classes_]
+def _estimator(estimator: Any, trees: TreeExport | None) -> LinearEstimator | TreeEstimator:
+    classes = [plain(c) for c in estimator.classes_]
     if isinstance(estimator, LogisticRegression):
         return {
             "kind": "logistic_regression",

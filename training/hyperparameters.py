@@ -2,7 +2,7 @@
 
 SageMaker hands every value over as a string, and the SageMaker SDK JSON-encodes them first, so
 `0.5`, `"0.5"` and `"\\"0.5\\""` all mean 0.5 here. Every key is declared once in `SPECS`, with
-its parser, default and description; README.md's table is checked against it by the tests. The
+its parser, default and description; docs/training.md's table is checked against it by the tests. The
 validators and the every-problem-at-once check are the ones the stack config uses
 (contracts/validation.py), so both name the key, the value and what is allowed.
 """
@@ -15,15 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from contracts.hyperparameters import ALGORITHMS
+from contracts.metrics import GATED_METRICS, bar_key
 from contracts.validation import Invalid, number_between, one_of, validate, whole_number
 from training.errors import HyperparameterError
 
-ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 SEARCH_MODES = ("none", "grid", "random")
 CLASS_WEIGHTS = ("none", "balanced")
-# The metrics a quality bar can be set on, each as `min_<metric>`.
-GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-
 # Keys SageMaker itself adds (the SDK's `sagemaker_*`, automatic model tuning's objective).
 _SAGEMAKER_KEY_PREFIX = "sagemaker_"
 _SAGEMAKER_KEYS = frozenset({"_tuning_objective_metric"})
@@ -55,7 +53,7 @@ class Hyperparameters:
 
     def quality_bars(self) -> dict[str, float]:
         """The bars that are set (above zero), by metric name."""
-        bars = {metric: float(getattr(self, f"min_{metric}")) for metric in GATED_METRICS}
+        bars = {metric: float(getattr(self, bar_key(metric))) for metric in GATED_METRICS}
         return {metric: bar for metric, bar in bars.items() if bar > 0}
 
     def as_dict(self) -> dict[str, Any]:
@@ -184,7 +182,7 @@ SPECS: dict[str, Spec] = {
     "class_weight": Spec(
         _choice(CLASS_WEIGHTS),
         "`balanced` weighs classes inversely to their frequency.",
-        ("logistic_regression", "random_forest", "hist_gradient_boosting"),
+        ALGORITHMS,
     ),
     "n_estimators": Spec(_int_at_least(1), "Trees in the forest.", ("random_forest",)),
     "max_depth": Spec(
@@ -220,7 +218,7 @@ SPECS: dict[str, Spec] = {
     "search_folds": Spec(_int_at_least(2), "Cross-validation folds of the search."),
     "search_iterations": Spec(_int_at_least(1), "Candidates tried by the random search."),
     **{
-        f"min_{metric}": Spec(_bar, f"Quality bar: the lowest test {metric} that may ship.")
+        bar_key(metric): Spec(_bar, f"Quality bar: the lowest test {metric} that may ship.")
         for metric in GATED_METRICS
     },
 }

@@ -20,6 +20,7 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, Stratified
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from contracts.json_values import plain
 from training.cleaning import FeatureSpec
 from training.hyperparameters import Hyperparameters
 
@@ -162,7 +163,7 @@ def fit(
         )
     log.info("searching %s hyperparameters (%s, %d folds)", hp.algorithm, hp.search, folds.n_splits)
     search.fit(features, labels)
-    best = {key.removeprefix(prefixed): _plain(value) for key, value in search.best_params_.items()}
+    best = {key.removeprefix(prefixed): plain(value) for key, value in search.best_params_.items()}
     log.info("best candidate: %s (cv %s %.6f)", best, SEARCH_SCORING, search.best_score_)
     report = {
         "mode": hp.search,
@@ -173,8 +174,3 @@ def fit(
         "best_score": float(search.best_score_),
     }
     return search.best_estimator_, report
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars from the distributions, as JSON-friendly Python values."""
-    return value.item() if hasattr(value, "item") else value

@@ -3,7 +3,7 @@
 It tells the server what a request row is (ordered feature names and kinds), what the model
 saw in training (ranges, statistics, categories), what it answers (classes, target, positive
 class), and holds a few sample rows with their expected predictions for post-deploy checks.
-Bump FORMAT_VERSION on any change that an older server could misread.
+Bump SCHEMA_FORMAT_VERSION (contracts/artifact.py) on any change that an older server could misread.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import pandas as pd
 import sklearn
 from sklearn.pipeline import Pipeline
 
-from training.cleaning import NUMERIC, FeatureSpec
+from contracts.artifact import NUMERIC, SCHEMA_FORMAT_VERSION, PredictionShares, SchemaDocument
+from contracts.json_values import plain
+from training.cleaning import FeatureSpec
 
-# 2: trees are served from model.onnx (see training/export.py); 1 needed scikit-learn.
-FORMAT_VERSION = 2
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SAMPLE_ROWS = 5
 # mean, std and quantiles come from at most this many rows: as good for drift checks, and it
@@ -44,7 +44,7 @@ def build_schema(
     positive_class: Any,
     sample: pd.DataFrame,
     held_out_probabilities: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> SchemaDocument:
     sample_probabilities = pipeline.predict_proba(sample)
     sample_rows = None
     if len(features) > STATISTICS_SAMPLE:
@@ -53,23 +53,23 @@ def build_schema(
         )
     sample_labels = [classes[index] for index in np.argmax(sample_probabilities, axis=1)]
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": SCHEMA_FORMAT_VERSION,
         "sklearn_version": sklearn.__version__,
         "python_version": platform.python_version(),
         "target": target,
-        "classes": [_plain(label) for label in classes],
-        "positive_class": _plain(positive_class) if len(classes) == 2 else None,
+        "classes": [plain(label) for label in classes],
+        "positive_class": plain(positive_class) if len(classes) == 2 else None,
         "features": [_describe(name, spec, features[name], sample_rows) for name in spec.names],
         "sample": {
-            "rows": [[_plain(value) for value in row] for row in sample.itertuples(index=False)],
-            "predictions": [_plain(label) for label in sample_labels],
+            "rows": [[plain(value) for value in row] for row in sample.itertuples(index=False)],
+            "predictions": [plain(label) for label in sample_labels],
             "probabilities": [[float(p) for p in row] for row in sample_probabilities],
         },
         "held_out_predictions": _prediction_shares(held_out_probabilities, classes),
     }
 
 
-def _prediction_shares(probabilities: np.ndarray | None, classes: list[Any]) -> dict[str, Any]:
+def _prediction_shares(probabilities: np.ndarray | None, classes: list[Any]) -> PredictionShares:
     """What the model predicted on the held-out rows: `monitor`'s prediction-drift baseline."""
     if probabilities is None or not len(probabilities):
         return {"rows": 0, "class_shares": {}}
@@ -77,7 +77,7 @@ def _prediction_shares(probabilities: np.ndarray | None, classes: list[Any]) -> 
     return {
         "rows": len(probabilities),
         "class_shares": {
-            str(_plain(label)): float(count / len(probabilities))
+            str(plain(label)): float(count / len(probabilities))
             for label, count in zip(classes, counts, strict=True)
         },
     }
@@ -148,12 +148,3 @@ def numeric_baseline(ordered: np.ndarray) -> dict[str, Any]:
 
 def _number(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
-
-
-def _plain(value: Any) -> Any:
-    """A JSON value: numpy scalars unwrapped, NaN as null."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from contracts.artifact import SCHEMA_FILE
 from inference.artifact import ArtifactError, Schema, load_schema
-from inference.environment import SCHEMA_FILE
 from inference.monitoring import contract
 from inference.monitoring.capture import ReadSummary, parse_time, read_window
 from inference.monitoring.drift import (

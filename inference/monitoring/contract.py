@@ -23,14 +23,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inference.environment import (
+from contracts.artifact import EVALUATION_FILE, MODEL_ARCHIVE
+from contracts.cloudwatch import ENDPOINT_DIMENSION, VARIANT_DIMENSION
+from contracts.cloudwatch import NAMESPACE as METRIC_NAMESPACE
+from contracts.container import (
     BASE_DIR_ENV,
     DEFAULT_BASE_DIR,
     ENDPOINT_NAME_ENV,
     VARIANT_NAME_ENV,
 )
+from contracts.container import MONITOR_END_ENV as END_ENV
+from contracts.container import MONITOR_START_ENV as START_ENV
+from contracts.container import MONITOR_WINDOW_MINUTES_ENV as WINDOW_MINUTES_ENV
+from contracts.metrics import GATED_METRICS, bar_key
 
-__all__ = ["BASE_DIR_ENV", "DEFAULT_BASE_DIR", "ENDPOINT_NAME_ENV", "VARIANT_NAME_ENV"]
+# The names this module shares with training and infra, under the names `monitor` uses.
+__all__ = [
+    "BASE_DIR_ENV",
+    "DEFAULT_BASE_DIR",
+    "ENDPOINT_DIMENSION",
+    "ENDPOINT_NAME_ENV",
+    "END_ENV",
+    "EVALUATION_FILE",
+    "METRIC_NAMESPACE",
+    "MODEL_ARCHIVE",
+    "START_ENV",
+    "VARIANT_DIMENSION",
+    "VARIANT_NAME_ENV",
+    "WINDOW_MINUTES_ENV",
+]
 
 # Under SAGEMAKER_BASE_DIR (/opt/ml), as SageMaker Processing mounts them.
 PROCESSING_DIR = Path("processing")
@@ -40,9 +61,6 @@ GROUND_TRUTH_INPUT = PROCESSING_DIR / "input" / "ground-truth"
 OUTPUT = PROCESSING_DIR / "output"
 
 # The window: END (ISO 8601), and START or WINDOW_MINUTES before it.
-START_ENV = "SAGESTACK_MONITOR_START"
-END_ENV = "SAGESTACK_MONITOR_END"
-WINDOW_MINUTES_ENV = "SAGESTACK_MONITOR_WINDOW_MINUTES"
 DEFAULT_WINDOW_MINUTES = 60
 # Set to "false" to skip PutMetricData (metrics are put only when the endpoint is named).
 PUBLISH_METRICS_ENV = "SAGESTACK_MONITOR_PUBLISH_METRICS"
@@ -52,13 +70,6 @@ STATISTICS_FILE = "statistics.json"
 VIOLATIONS_FILE = "constraint_violations.json"
 REPORT_FILE = "report.md"
 PLOTS_DIR = "plots"
-MODEL_ARCHIVE = "model.tar.gz"
-EVALUATION_FILE = "evaluation.json"
-
-# CloudWatch: our namespace and the dimensions every alarm on these metrics must carry.
-METRIC_NAMESPACE = "sagestack"
-ENDPOINT_DIMENSION = "EndpointName"
-VARIANT_DIMENSION = "VariantName"
 
 
 class Threshold:
@@ -104,8 +115,8 @@ THRESHOLDS = (
     Threshold("min_labelled_rows", 100, "labelled rows live quality needs"),
 )
 # Live quality bars: by default the ones the model was gated on (evaluation.json).
-QUALITY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+QUALITY_METRICS = GATED_METRICS
 QUALITY_BARS = tuple(
-    Threshold(f"min_{metric}", None, f"live {metric} bar (default: the training gate's)")
+    Threshold(bar_key(metric), None, f"live {metric} bar (default: the training gate's)")
     for metric in QUALITY_METRICS
 )

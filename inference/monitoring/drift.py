@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from inference.artifact import CATEGORICAL, Schema
+from contracts.artifact import CATEGORICAL
+from inference.artifact import Schema
 
 PSI_FLOOR = 1e-4
 # A hostile stream of distinct texts must not grow memory without bound: past this many

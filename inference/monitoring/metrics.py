@@ -11,9 +11,12 @@ import math
 from datetime import datetime
 from typing import Any
 
-from inference.monitoring.contract import (
+from contracts.cloudwatch import (
+    DATASET_DRIFT_METRIC,
     ENDPOINT_DIMENSION,
-    METRIC_NAMESPACE,
+    NAMESPACE,
+    QUALITY_BELOW_BAR_METRIC,
+    ROWS_MONITORED_METRIC,
     VARIANT_DIMENSION,
 )
 
@@ -28,21 +31,21 @@ QUALITY_METRIC_NAMES = {
 
 def metric_values(result: dict[str, Any]) -> dict[str, float]:
     values = {
-        "RowsMonitored": float(result["rows"]),
+        ROWS_MONITORED_METRIC: float(result["rows"]),
         "BadRecords": float(sum(result["read"]["problems"].values())),
         "NoData": 1.0 if result["verdict"] == "insufficient data" else 0.0,
     }
     if result["verdict"] != "insufficient data":
         values["DriftedFeatures"] = float(result["drifted_features"])
         values["MaxFeaturePsi"] = float(result["max_feature_psi"])
-        values["DatasetDrift"] = 1.0 if result["dataset_drift"] else 0.0
+        values[DATASET_DRIFT_METRIC] = 1.0 if result["dataset_drift"] else 0.0
         distance = result["prediction_drift"]["js_distance"]
         if distance is not None:
             values["PredictionDrift"] = float(distance)
     quality = result.get("quality")
     if quality is not None and quality["status"] != "insufficient data":
         values["LabelledRows"] = float(quality["rows"])
-        values["QualityBelowBar"] = 1.0 if quality["failures"] else 0.0
+        values[QUALITY_BELOW_BAR_METRIC] = 1.0 if quality["failures"] else 0.0
         for metric, name in QUALITY_METRIC_NAMES.items():
             value = quality["metrics"].get(metric)
             if value is not None and math.isfinite(value):
@@ -68,9 +71,9 @@ def put_metrics(
             "Timestamp": timestamp,
             "Value": value,
             "Unit": "Count"
-            if name in {"RowsMonitored", "BadRecords", "DriftedFeatures", "LabelledRows"}
+            if name in {ROWS_MONITORED_METRIC, "BadRecords", "DriftedFeatures", "LabelledRows"}
             else "None",
         }
         for name, value in values.items()
     ]
-    client.put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=data)
+    client.put_metric_data(Namespace=NAMESPACE, MetricData=data)

@@ -12,10 +12,10 @@ scores, verdicts, live quality, bad input) are under "sagestack" keys.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+from contracts.json_values import plain
 from inference.monitoring.contract import (
     PLOTS_DIR,
     REPORT_FILE,
@@ -217,16 +217,4 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:
-    path.write_text(
-        json.dumps(_plain(document), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-    )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    path.write_text(json.dumps(plain(document), indent=2, allow_nan=False) + "\n", encoding="utf-8")

@@ -16,12 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.cloudwatch import ENDPOINT_DIMENSION, VARIANT_DIMENSION
 from infra.config import has_local_storage
 from infra.policies import WILDCARD_RESOURCE_ACTIONS
 
 RELAXED_STACKS = ("dev",)
 REVIEW_STACK_PREFIX = "pr-"
-ENDPOINT_DIMENSIONS = frozenset({"EndpointName", "VariantName"})
+ENDPOINT_DIMENSIONS = frozenset({ENDPOINT_DIMENSION, VARIANT_DIMENSION})
 
 BUCKET = "aws:s3/bucket:Bucket"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.cloudwatch import SUMMARY_METRICS
 from infra.alarm_specs import AlarmConfig, alarm_specs
 from infra.config import StackConfig
 
 # monitoring.py's log metric filters: one custom metric each, for the one variant.
-CUSTOM_METRICS = ("ServerErrors", "SchemaViolations")
+CUSTOM_METRICS = tuple(SUMMARY_METRICS.values())
 BUCKETS = ("data", "artifacts", "capture")
 # Application Auto Scaling's target tracking creates its own alarms (one to scale out, one to
 # scale in); they are billed but are not in the program's graph.

@@ -8,8 +8,8 @@ from dataclasses import fields
 import pytest
 import yaml
 
+from contracts.metrics import GATED_METRICS
 from infra.config import (
-    GATED_METRICS,
     KEYS,
     AlarmThresholds,
     ConfigError,

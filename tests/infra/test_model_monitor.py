@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 
-from infra import model_monitor
-from infra.alarm_specs import (
+from contracts.cloudwatch import (
     DATASET_DRIFT_METRIC,
     QUALITY_BELOW_BAR_METRIC,
     ROWS_MONITORED_METRIC,
-    AlarmConfig,
-    alarm_specs,
 )
+from infra import model_monitor
+from infra.alarm_specs import AlarmConfig, alarm_specs
 from infra.config import ConfigError, parse_config
 from infra.model_monitor import (
     CREATE_PROCESSING_JOB_TARGET,
@@ -226,7 +225,9 @@ def test_drift_alarms_are_specs_like_the_others() -> None:
     assert not specs["data-drift"].rollback
 
 
-def test_the_names_shared_with_the_monitor_command_match_its_contract() -> None:
+def test_the_names_shared_with_the_monitor_command_match_its_contract(
+    graphs: dict[str, Graph],
+) -> None:
     from inference.monitoring import contract
     from inference.monitoring.metrics import metric_values
 
@@ -235,10 +236,13 @@ def test_the_names_shared_with_the_monitor_command_match_its_contract() -> None:
     assert base + str(contract.MODEL_INPUT) == model_monitor.MODEL_INPUT
     assert base + str(contract.GROUND_TRUTH_INPUT) == model_monitor.GROUND_TRUTH_INPUT
     assert base + str(contract.OUTPUT) == model_monitor.OUTPUT
-    assert model_monitor.END_ENV == contract.END_ENV
-    assert model_monitor.WINDOW_MINUTES_ENV == contract.WINDOW_MINUTES_ENV
-    assert model_monitor.ENDPOINT_NAME_ENV == contract.ENDPOINT_NAME_ENV
-    assert model_monitor.VARIANT_NAME_ENV == contract.VARIANT_NAME_ENV
+    # The variables the schedule sets are the ones the command reads.
+    assert set(_request(graphs["prod"])["Environment"]) == {
+        contract.END_ENV,
+        contract.WINDOW_MINUTES_ENV,
+        contract.ENDPOINT_NAME_ENV,
+        contract.VARIANT_NAME_ENV,
+    }
     assert contract.METRIC_NAMESPACE == "sagestack"
     # The metrics the alarms read are the ones a judged window with labels puts.
     window = {

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from contracts.cloudwatch import SUMMARY_METRICS
 from inference.app import Stats
 from infra.alarm_specs import microseconds
-from infra.monitoring import SUMMARY_METRICS, dashboard_body
+from infra.monitoring import dashboard_body
 from infra.naming import training_job_prefix
 from infra.notifications import address_key, training_event_pattern
 from tests.infra.program import Graph, Registration, run_program

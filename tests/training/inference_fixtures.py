@@ -26,19 +26,13 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from contracts.artifact import EXPLAINER_FILE, MODEL_FILE, PARAMETERS_FILE, SCHEMA_FILE, TREES_FILE
 from sagestack.layout import TrainingJobLayout
 from tests.conftest import REPO, SAMPLE_DATASET
 from tests.training.support import mixed_frame, multiclass_frame
 from training.cleaning import FeatureSpec, clean_evaluation_frame
 from training.entrypoint import run as run_training
-from training.environment import (
-    EXPLAINER_FILE,
-    MODEL_FILE,
-    PARAMETERS_FILE,
-    SCHEMA_FILE,
-    TREES_FILE,
-    TrainingPaths,
-)
+from training.environment import TrainingPaths
 
 FIXTURES = REPO / "tests" / "inference" / "fixtures"
 HELD_OUT_FILE = "held_out.csv"

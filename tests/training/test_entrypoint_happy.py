@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.metrics import METRIC_NAMES, metric_regex
 from sagestack.layout import TrainingJobLayout
 from tests.conftest import SAMPLE_DATASET
 from tests.training.support import mixed_frame, multiclass_frame, run_train
-from training.metric_lines import metric_regex
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+METRICS = METRIC_NAMES
 
 
 def test_binary_sample_dataset_without_test_channel(tmp_path: Path) -> None:
@@ -92,6 +92,8 @@ def test_metric_lines_match_the_regexes_sagemaker_will_use(tmp_path: Path) -> No
     run = run_train(layout)
     assert run.returncode == 0, run.explain()
     report = run.evaluation()["splits"]["test"]["metrics"]
+    # Every metric evaluation computes is one the job's metric definitions extract, and back.
+    assert sorted(report) == sorted(METRIC_NAMES)
     for name in METRICS:
         found = re.findall(metric_regex("test", name), run.stdout)
         assert len(found) == 1, f"{name}: {found}"

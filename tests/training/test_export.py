@@ -45,7 +45,9 @@ def test_numeric_only_pipeline_and_trees() -> None:
     assert trees is not None
     parameters = predictor_parameters(pipeline, spec, trees)
     assert parameters["categorical"] is None
-    assert parameters["numeric"]["columns"] == ["a", "b"]
+    numeric = parameters["numeric"]
+    assert numeric is not None
+    assert numeric["columns"] == ["a", "b"]
     assert parameters["estimator"] == {
         "kind": "tree_ensemble",
         "class": "RandomForestClassifier",

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from contracts.artifact import EXPLAINER_FILE, PARAMETERS_FILE, SCHEMA_FILE
 from tests.training.inference_fixtures import FIXTURES, SPECS, TrainedFixture
-from training.environment import EXPLAINER_FILE, PARAMETERS_FILE, SCHEMA_FILE
 
 # Well under a megabyte: the fixtures are committed, and read on every inference test run.
 MAX_FIXTURE_BYTES = 500_000

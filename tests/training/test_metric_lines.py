@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.metrics import format_metric_line, metric_regex
 from tests.conftest import EXAMPLE_METRIC_LINE
-from training.metric_lines import format_metric_line, metric_regex
 
 
 def test_the_documented_example() -> None:

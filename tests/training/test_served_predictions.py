@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from contracts.artifact import SCHEMA_FILE
 from tests.inference.agreement import (
     assert_linear_explanations_agree,
     assert_predictions_agree,
     random_rows,
 )
 from tests.training.inference_fixtures import SPECS, TrainedFixture, expected_answers
-from training.environment import SCHEMA_FILE
 
 
 @pytest.mark.slow
