@@ -2,8 +2,8 @@
 
 SageMaker hands every value over as a string, and the SageMaker SDK JSON-encodes them first, so
 `0.5`, `"0.5"` and `"\\"0.5\\""` all mean 0.5 here. Every key is declared once in `SPECS`, with
-its parser, default and description; docs/training.md's table is checked against it by the tests. The
-validators and the every-problem-at-once check are the ones the stack config uses
+its parser, default and description; docs/training.md's table is checked against it by the
+tests. The validators and the every-problem-at-once check are the ones the stack config uses
 (contracts/validation.py), so both name the key, the value and what is allowed.
 """
 
