@@ -30,7 +30,6 @@ config = load_from_pulumi()
 project, stack = pulumi.get_project(), pulumi.get_stack()
 tags = resource_tags(project, stack)
 account = lookup_account()
-retain = not config.storage.force_destroy
 endpoint = endpoint_name(project, stack)
 
 encryption = Encryption(
@@ -53,14 +52,12 @@ storage = Storage(
 dataset = Dataset(
     "dataset",
     DatasetArgs(
-        data_path=config.training.data_path,
-        data_version=config.training.data_version,
+        training=config.training,
+        storage=config.storage,
         bucket=storage.data.name,
         bucket_arn=storage.data.arn,
         partition=account.partition,
         kms_key_arn=encryption.key_arn,
-        retain_on_delete=retain,
-        protect=config.storage.protect_data,
         tags=tags,
     ),
 )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import StorageConfig, TrainingConfig
 from infra.paths import for_pulumi, project_path
 from infra.policies import s3_location
 
@@ -41,14 +42,14 @@ def dataset_key(version: str, file_name: str) -> str:
 
 @dataclass(frozen=True)
 class DatasetArgs:
-    data_path: str
-    data_version: str
+    # Where the data is (training.data_path, .data_version) and whether the uploaded copy
+    # outlives `pulumi destroy` (storage.force_destroy, .protect_data): the units whole.
+    training: TrainingConfig
+    storage: StorageConfig
     bucket: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     partition: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str] | None
-    retain_on_delete: bool
-    protect: bool
     tags: dict[str, str]
 
 
@@ -63,17 +64,18 @@ class Dataset(pulumi.ComponentResource):
         self, name: str, args: DatasetArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("sagestack:dataset:Dataset", name, None, opts)
-        if args.data_path.startswith("s3://"):
-            source_bucket, key = s3_location(args.data_path)
-            self.version = args.data_version
-            self.channel_uri = pulumi.Output.from_input(args.data_path)
+        data_path = args.training.data_path
+        if args.training.data_in_s3:
+            source_bucket, key = s3_location(data_path)
+            self.version = args.training.data_version
+            self.channel_uri = pulumi.Output.from_input(data_path)
             self.read_bucket_arn = args.partition.apply(lambda p: f"arn:{p}:s3:::{source_bucket}")
             self.read_prefix = key
         else:
-            path = project_path(args.data_path)
+            path = project_path(data_path)
             if not path.is_file():
                 raise DatasetError(
-                    f"sagestack:dataPath={args.data_path!r}: no such file ({path}); give a CSV or "
+                    f"sagestack:dataPath={data_path!r}: no such file ({path}); give a CSV or "
                     "Parquet file relative to the repository root, or an s3:// URI"
                 )
             self.version = file_version(path)
@@ -90,7 +92,9 @@ class Dataset(pulumi.ComponentResource):
                     tags=args.tags,
                 ),
                 opts=pulumi.ResourceOptions(
-                    parent=self, protect=args.protect, retain_on_delete=args.retain_on_delete
+                    parent=self,
+                    protect=args.storage.protect_data,
+                    retain_on_delete=not args.storage.force_destroy,
                 ),
             )
             prefix = f"{DATASETS_PREFIX}/{self.version}/"
