@@ -35,6 +35,7 @@ from typing import Any
 import pulumi
 from pulumi.output import UNKNOWN
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -339,6 +340,11 @@ def run(
     mocks = _PreviewMocks() if preview else _Mocks()
     monitor = _RecordingMonitor(mocks, graph)
     pulumi.runtime.set_all_config(dict(config))
+    # set_mocks makes a new root Stack only when none is set (pulumi/runtime/mocks.py), and the
+    # root lives in a context variable that outlives a run: without this, a second run in the
+    # same process reuses the first run's Stack, its URN (stack name) and its exported outputs.
+    # The engine starts every program with a fresh root.
+    pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     with _apply_watch(graph):
         _sync_await(run_pulumi_func(program))

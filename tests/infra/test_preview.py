@@ -15,6 +15,7 @@ preview but unknown here. A value known here is known there; nothing here may re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -174,3 +175,23 @@ def test_a_job_name_from_known_inputs_is_known_in_the_preview_and_the_same_in_up
     assert preview["training_job_name"] == up["training_job_name"]
     assert preview["training_image_uri"] == prebuilt["trainingImageUri"]
     assert _unknown(preview["model_data_url"])  # still waits on the artifacts bucket's name
+
+
+def test_each_run_starts_from_a_fresh_stack_as_the_engine_does() -> None:
+    """A run's root Stack, its name and its exports do not leak into the next run in the process
+    (they did: previews built after another test's program showed its `bucket` export)."""
+
+    def exporting(name: str) -> Callable[[], None]:
+        def program() -> None:
+            topic = aws.sns.Topic(f"{name}-topic")
+            pulumi.export(name, topic.name)
+
+        return program
+
+    config = stack_config("dev")
+    run(exporting("first"), "staging", config)
+    second = run(exporting("second"), "dev", config)
+    assert set(second.outputs) == {"second"}
+    assert {r.parent for r in second.resources if r.name == "second-topic"} == {
+        "urn:pulumi:dev::sagestack::pulumi:pulumi:Stack::sagestack-dev"
+    }
