@@ -3,7 +3,8 @@
 In one run, on loopback, with `wrk` as the load generator, every server running side by side
 and measured in alternating rounds (each point's figure is the median of its rounds):
 - sagestack: `serve`, exactly as the image runs it (uvicorn + httptools + uvloop under
-  gunicorn's arbiter), one worker;
+  gunicorn's arbiter), one worker, with only the image's dependency set, bytecode compiled
+  (benchmarks/pinned_venv.py);
 - baseline: gunicorn + gevent workers + Flask, CSV via numpy.genfromtxt, pipeline.predict
   (benchmarks/baseline_server.py), one worker;
 - mlserver: MLServer's scikit-learn runtime (what users pick instead), serving the same
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pinned_venv import pinned_python
+from benchmarks.pinned_venv import image_python, pinned_python
 from sagestack.processes import container_path, stop_group
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,9 +138,12 @@ def running(server: Server) -> Iterator[tuple[int, float]]:
 
 
 def ours(base: Path, workers: int, port: int) -> tuple[list[str], dict[str, str]]:
+    # `serve` runs `python`: the image's interpreter, ahead of the development venv.
+    path = [str(REPO / "inference" / "bin"), str(image_python().parent), container_path()]
     return ["serve"], {
         **os.environ,
-        "PATH": container_path(),
+        "PATH": os.pathsep.join(path),
+        "PYTHONPATH": str(REPO),
         "SAGEMAKER_BASE_DIR": str(base),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGESTACK_BIND_HOST": "127.0.0.1",
