@@ -5,7 +5,9 @@
   previous set when `git show main:requirements/inference.txt` finds one.
 - Cold start: `python -m inference serve` in a SageMaker-shaped folder, from process start
   until GET /ping answers 200 (import, model load and self-check included), for each
-  algorithm; rounds alternate between the algorithms, medians. Beside it, its parts in a
+  algorithm; rounds alternate between the algorithms, medians. Run as the image runs it: an
+  interpreter with only the inference dependency set, bytecode compiled
+  (benchmarks/pinned_venv.py), the repository on PYTHONPATH. Beside it, its parts in a
   fresh process: importing numpy, onnxruntime (trees only) and the server's modules, then
   loading and self-checking the model.
 Results: benchmarks/results/footprint.json and benchmarks/results/footprint.md.
@@ -32,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from benchmarks.pinned_venv import image_python
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -118,10 +122,11 @@ def _cold_start(base: Path) -> float:
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGESTACK_BIND_HOST": "127.0.0.1",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        "PYTHONPATH": str(REPO),
     }
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "inference", "serve"],
+        [str(image_python()), "-m", "inference", "serve"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -176,7 +181,8 @@ PART_NAMES = ("import numpy", "import onnxruntime", "import the server", "load +
 def _parts(base: Path, algorithm: str) -> list[float]:
     kind = "linear" if algorithm == "logistic_regression" else "trees"
     result = subprocess.run(
-        [sys.executable, "-c", _PARTS, str(base / "model"), kind],
+        [str(image_python()), "-c", _PARTS, str(base / "model"), kind],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
         check=True,

@@ -3,15 +3,23 @@
 In one run, on loopback, with `wrk` as the load generator, every server running side by side
 and measured in alternating rounds (each point's figure is the median of its rounds):
 - sagestack: `serve`, exactly as the image runs it (uvicorn + httptools + uvloop under
-  gunicorn's arbiter), one worker;
+  gunicorn's arbiter), one worker, with only the image's dependency set, bytecode compiled
+  (benchmarks/pinned_venv.py);
 - baseline: gunicorn + gevent workers + Flask, CSV via numpy.genfromtxt, pipeline.predict
   (benchmarks/baseline_server.py), one worker;
+- mlserver: MLServer's scikit-learn runtime (what users pick instead), serving the same
+  model.joblib from its own venv (.benchmarks/mlserver-venv, made from
+  benchmarks/mlserver-requirements.txt), with its default settings but `debug` off (no access
+  log line a request): one inference worker process behind its FastAPI/uvicorn front. It reads
+  only JSON, so it gets the same rows as a V2 inference request (`POST
+  /v2/models/model/infer`, one FP64 input of shape [rows, 30], the CSV's digits as they are);
+  like the baseline, the rows reach predict as a bare array. Skipped with --no-mlserver;
 - ceiling: a do-nothing asyncio server answering every request with an empty 200.
-MLServer's scikit-learn runtime is not measured: see the README (Benchmarks, Inference).
 For each algorithm (logistic regression, random forest, hist gradient boosting): single-row
 CSV, single-row JSON (ours only: the baseline reads CSV), 100-row CSV and a 6 MB CSV, at 1 and
-8 connections. Also our cold start (process start to the first 200 on /ping, model loaded) and
-each worker's memory. Results: benchmarks/results/inference.json and inference.md.
+8 connections. Also our cold start (process start to the first 200 on /ping, model loaded),
+each server's time to its first ready answer, and each worker's memory.
+Results: benchmarks/results/inference.json and inference.md.
 
     make benchmark-inference
     make benchmark-inference BENCH_ARGS="--seconds 2 --rounds 3"
@@ -34,9 +42,11 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.pinned_venv import image_python, pinned_python
 from sagestack.processes import container_path, stop_group
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,12 +56,16 @@ CONNECTIONS = (1, 8)
 ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 MAX_POINT_SECONDS = 20
 SIX_MB = 6_291_456
+MLSERVER_VENV = REPO / ".benchmarks" / "mlserver-venv"
+MLSERVER_REQUIREMENTS = REPO / "benchmarks" / "mlserver-requirements.txt"
+MLSERVER_MODEL = "model"
+SERVERS = ("sagestack", "baseline", "mlserver", "ceiling")
 
 _WRK_SCRIPT = """
 local body_file = os.getenv("BENCH_BODY")
 if body_file and body_file ~= "" then
   wrk.method = "POST"
-  wrk.path = "/invocations"
+  wrk.path = os.getenv("BENCH_PATH")
   wrk.headers["Content-Type"] = os.getenv("BENCH_TYPE")
   local f = io.open(body_file, "rb")
   wrk.body = f:read("*all")
@@ -77,46 +91,96 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_ping(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> float:
+@dataclass(frozen=True)
+class Server:
+    """How to start one server and where to send it requests."""
+
+    command: list[str]
+    environment: dict[str, str]
+    port: int
+    ready_path: str = "/ping"
+    invocations_path: str = "/invocations"
+
+
+def wait_for_ping(
+    port: int, process: subprocess.Popen[bytes], timeout: float = 60, path: str = "/ping"
+) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode} before answering /ping")
+            raise SystemExit(f"server exited with {process.returncode} before answering {path}")
         with (
             contextlib.suppress(OSError),
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as answer,
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as answer,
         ):
             if answer.status == 200:
                 return time.perf_counter() - started
         time.sleep(0.005)
-    raise SystemExit(f"no 200 on /ping after {timeout} s")
+    raise SystemExit(f"no 200 on {path} after {timeout} s")
 
 
 @contextlib.contextmanager
-def running(command: list[str], environment: dict[str, str], port: int) -> Iterator[int]:
+def running(server: Server) -> Iterator[tuple[int, float]]:
+    """The server's process id and its seconds from start to the first ready answer."""
     process = subprocess.Popen(
-        command,
-        env=environment,
+        server.command,
+        env=server.environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
-        wait_for_ping(port, process)
-        yield process.pid
+        # MLServer's inference worker, a spawned process, takes tens of seconds to be ready.
+        ready = wait_for_ping(server.port, process, timeout=180, path=server.ready_path)
+        yield process.pid, ready
     finally:
         stop_group(process)
 
 
 def ours(base: Path, workers: int, port: int) -> tuple[list[str], dict[str, str]]:
+    # `serve` runs `python`: the image's interpreter, ahead of the development venv.
+    path = [str(REPO / "inference" / "bin"), str(image_python().parent), container_path()]
     return ["serve"], {
         **os.environ,
-        "PATH": container_path(),
+        "PATH": os.pathsep.join(path),
+        "PYTHONPATH": str(REPO),
         "SAGEMAKER_BASE_DIR": str(base),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGESTACK_BIND_HOST": "127.0.0.1",
         "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
     }
+
+
+def mlserver(base: Path, folder: Path, port: int) -> Server:
+    """MLServer's scikit-learn runtime on base's model.joblib, configured in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "host": "127.0.0.1",
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
+        "debug": False,
+    }
+    (folder / "settings.json").write_text(json.dumps(settings))
+    model = {
+        "name": MLSERVER_MODEL,
+        "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": str(base / "model" / "model.joblib")},
+    }
+    (folder / "model-settings.json").write_text(json.dumps(model))
+    python = pinned_python(MLSERVER_VENV, MLSERVER_REQUIREMENTS)
+    environment = {
+        **os.environ,
+        # As in the baseline: the pipeline was fitted on named columns, predict gets an array.
+        "PYTHONWARNINGS": "ignore:X does not have valid feature names",
+    }
+    return Server(
+        [str(python), "-m", "mlserver.cli.main", "start", str(folder)],
+        environment,
+        port,
+        ready_path=f"/v2/models/{MLSERVER_MODEL}/ready",
+        invocations_path=f"/v2/models/{MLSERVER_MODEL}/infer",
+    )
 
 
 def baseline(base: Path, workers: int, port: int) -> tuple[list[str], dict[str, str]]:
@@ -143,11 +207,21 @@ def ceiling(port: int) -> tuple[list[str], dict[str, str]]:
 
 
 def load(
-    port: int, connections: int, seconds: float, body: Path | None, kind: str
+    port: int,
+    connections: int,
+    seconds: float,
+    body: Path | None,
+    kind: str,
+    path: str = "/invocations",
 ) -> dict[str, Any]:
     script = Path(tempfile.gettempdir()) / "sagestack-wrk.lua"
     script.write_text(_WRK_SCRIPT)
-    environment = {**os.environ, "BENCH_BODY": str(body or ""), "BENCH_TYPE": kind}
+    environment = {
+        **os.environ,
+        "BENCH_BODY": str(body or ""),
+        "BENCH_TYPE": kind,
+        "BENCH_PATH": path,
+    }
     result = subprocess.run(
         [
             "wrk",
@@ -205,10 +279,32 @@ def payloads(directory: Path) -> dict[str, tuple[Path, str, int]]:
     return files
 
 
-def worker_memory_mib(pid: int) -> list[float]:
+def v2_requests(
+    bodies: dict[str, tuple[Path, str, int]], directory: Path
+) -> dict[str, tuple[Path, str, int]]:
+    """Each CSV payload's rows as one V2 inference request (MLServer's JSON), same digits."""
+    requests: dict[str, tuple[Path, str, int]] = {}
+    for name, (path, kind, count) in bodies.items():
+        if kind != "text/csv":
+            continue
+        lines = path.read_text().splitlines()
+        width = len(lines[0].split(","))
+        request = (
+            '{"inputs": [{"name": "input-0", "datatype": "FP64", '
+            f'"shape": [{count}, {width}], "data": [' + ",".join(lines) + "]}]}"
+        )
+        target = directory / f"{name} (V2 JSON)"
+        target.write_text(request)
+        requests[name] = (target, "application/json", count)
+    return requests
+
+
+def worker_memory_mib(pid: int, with_parent: bool = False) -> list[float]:
+    """RSS of each child of pid (the workers), or of pid itself when it has none; with_parent
+    for a server whose parent process serves too (MLServer's front)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     sizes = []
-    for child in children or [str(pid)]:
+    for child in ([str(pid)] if with_parent else []) + (children or [str(pid)]):
         status = Path(f"/proc/{child}/status").read_text()
         match = re.search(r"VmRSS:\s+(\d+) kB", status)
         if match:
@@ -222,6 +318,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
     parser.add_argument("--note", default="", help="a caveat written into the results")
+    parser.add_argument(
+        "--no-mlserver",
+        action="store_true",
+        help="leave MLServer out (it is installed into .benchmarks/mlserver-venv on first use)",
+    )
     arguments = parser.parse_args()
     seconds = min(arguments.seconds, MAX_POINT_SECONDS)
     if shutil.which("wrk") is None:
@@ -229,13 +330,17 @@ def main() -> None:
 
     points: list[dict[str, Any]] = []
     memory: dict[str, list[float]] = {}
+    ready: dict[str, float] = {}
     starts: dict[str, list[float]] = {}
+    servers = tuple(s for s in SERVERS if not (arguments.no_mlserver and s == "mlserver"))
     with tempfile.TemporaryDirectory(prefix="sagestack-bench-") as scratch:
         root = Path(scratch)
         bodies = payloads(root)
         for algorithm in arguments.algorithms.split(","):
             base = train_model(root, algorithm)
-            points += measure(algorithm, base, bodies, seconds, arguments.rounds, memory)
+            points += measure(
+                algorithm, base, bodies, servers, seconds, arguments.rounds, memory, ready
+            )
             starts[algorithm] = cold_starts(base)
 
     report = {
@@ -245,6 +350,8 @@ def main() -> None:
         "note": arguments.note,
         "seconds_per_point": seconds,
         "rounds": arguments.rounds,
+        "servers": list(servers),
+        "seconds_to_ready_once": ready,
         "cold_start_seconds": {
             algorithm: {"median": round(statistics.median(runs), 3), "runs": runs}
             for algorithm, runs in starts.items()
@@ -264,57 +371,71 @@ def measure(
     algorithm: str,
     base: Path,
     bodies: dict[str, tuple[Path, str, int]],
+    servers: tuple[str, ...],
     seconds: float,
     rounds: int,
     memory: dict[str, list[float]],
+    ready: dict[str, float],
 ) -> list[dict[str, Any]]:
     """Every point of one algorithm, the servers side by side, in alternating rounds."""
-    commands: dict[str, tuple[list[str], dict[str, str]]] = {}
-    ports: dict[str, int] = {}
-    for server in ("sagestack", "baseline", "ceiling"):
-        ports[server] = free_port()
-        if server == "sagestack":
-            commands[server] = ours(base, 1, ports[server])
-        elif server == "baseline":
-            commands[server] = baseline(base, 1, ports[server])
+    started: dict[str, Server] = {}
+    for name in servers:
+        port = free_port()
+        if name == "sagestack":
+            started[name] = Server(*ours(base, 1, port), port)
+        elif name == "baseline":
+            started[name] = Server(*baseline(base, 1, port), port)
+        elif name == "mlserver":
+            started[name] = mlserver(base, base / "mlserver", port)
         else:
-            commands[server] = ceiling(ports[server])
+            started[name] = Server(*ceiling(port), port)
+    requests = dict.fromkeys(servers, bodies)
+    # The baseline reads only CSV, MLServer only JSON.
+    requests["baseline"] = {name: body for name, body in bodies.items() if body[1] == "text/csv"}
+    if "mlserver" in servers:
+        requests["mlserver"] = v2_requests(bodies, base / "mlserver")
     samples: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     with contextlib.ExitStack() as stack:
-        pids = {
-            server: stack.enter_context(running(command, environment, ports[server]))
-            for server, (command, environment) in commands.items()
-        }
+        pids = {}
+        for name, server in started.items():
+            pids[name], seconds_to_ready = stack.enter_context(running(server))
+            ready[f"{algorithm}/{name}"] = round(seconds_to_ready, 3)
         time.sleep(0.5)
         for round_number in range(rounds):
-            for payload, (body, kind, _) in bodies.items():
+            for payload in bodies:
                 for connections in CONNECTIONS:
-                    for server in _order(round_number):
-                        if server == "ceiling" and payload != "single-row CSV":
+                    for name in _order(round_number, servers):
+                        if name == "ceiling" and payload != "single-row CSV":
                             continue  # the ceiling answers /ping whatever is sent
-                        if server == "baseline" and "JSON" in payload:
+                        if payload not in requests[name]:
                             continue
+                        body, kind, _ = requests[name][payload]
                         result = load(
-                            ports[server],
+                            started[name].port,
                             connections,
                             seconds,
-                            None if server == "ceiling" else body,
-                            "" if server == "ceiling" else kind,
+                            None if name == "ceiling" else body,
+                            "" if name == "ceiling" else kind,
+                            started[name].invocations_path,
                         )
-                        samples.setdefault((server, payload, connections), []).append(result)
-        for server in ("sagestack", "baseline"):
-            memory[f"{algorithm}/{server}"] = worker_memory_mib(pids[server])
+                        samples.setdefault((name, payload, connections), []).append(result)
+        for name in servers:
+            if name != "ceiling":
+                memory[f"{algorithm}/{name}"] = worker_memory_mib(
+                    pids[name], with_parent=name == "mlserver"
+                )
     points = []
-    for (server, payload, connections), results in samples.items():
+    for (name, payload, connections), results in samples.items():
         rows = bodies[payload][2]
         rate = statistics.median(r["requests_per_second"] for r in results)
         point = {
             "algorithm": algorithm,
-            "server": server,
-            "payload": "GET /ping" if server == "ceiling" else payload,
+            "server": name,
+            "payload": "GET /ping" if name == "ceiling" else payload,
+            "body": "" if name == "ceiling" else requests[name][payload][1],
             "connections": connections,
             "requests_per_second": round(rate, 1),
-            "rows_per_second": round(rate * (0 if server == "ceiling" else rows), 1),
+            "rows_per_second": round(rate * (0 if name == "ceiling" else rows), 1),
             "p50_ms": round(statistics.median(r["p50_ms"] for r in results), 3),
             "p99_ms": round(statistics.median(r["p99_ms"] for r in results), 3),
             "errors": sum(r["errors"] for r in results),
@@ -322,17 +443,16 @@ def measure(
         }
         points.append(point)
         print(
-            f"  {algorithm:<22} {server:<9} {point['payload']:<16} c={connections:<2} "
+            f"  {algorithm:<22} {name:<9} {point['payload']:<16} c={connections:<2} "
             f"{rate:>9.1f} req/s  p99 {point['p99_ms']:>9.3f} ms  errors {point['errors']}",
             flush=True,
         )
     return points
 
 
-def _order(round_number: int) -> tuple[str, ...]:
+def _order(round_number: int, servers: tuple[str, ...]) -> tuple[str, ...]:
     """Servers in a different order each round, so that drift on a shared machine touches
     each of them alike."""
-    servers = ("sagestack", "baseline", "ceiling")
     shift = round_number % len(servers)
     return servers[shift:] + servers[:shift]
 
@@ -422,6 +542,52 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def side_by_side(report: dict[str, Any]) -> list[str]:
+    """Requests a second of every server at each row count, 8 connections, ours first."""
+    servers = [s for s in report["servers"] if s != "ceiling"]
+    rivals = [s for s in servers if s != "sagestack"]
+    lines = [
+        "Side by side, 8 connections, req/s (medians; MLServer gets the rows as V2 JSON, "
+        "the ceiling answers GET /ping):",
+        "",
+        "| algorithm | rows | "
+        + " | ".join([*servers, "ceiling"])
+        + " | "
+        + " | ".join(f"ours / {s}" for s in rivals)
+        + " |",
+        "| --- | --- |" + " ---: |" * (len(servers) + 1 + len(rivals)),
+    ]
+    points = report["points"]
+    algorithms = dict.fromkeys(p["algorithm"] for p in points)
+    for algorithm in algorithms:
+        ceiling = _point(points, algorithm=algorithm, server="ceiling", connections=8)
+        for payload in ("single-row CSV", "100-row CSV", "6 MB CSV"):
+            rates = {
+                s: float(
+                    _point(points, algorithm=algorithm, server=s, payload=payload, connections=8)[
+                        "requests_per_second"
+                    ]
+                )
+                for s in servers
+            }
+            ceiling_rate = (
+                f"{ceiling['requests_per_second']:,.0f}" if payload == "single-row CSV" else ""
+            )
+            lines.append(
+                f"| {algorithm} | {payload} | "
+                + " | ".join(f"{rates[s]:,.1f}" for s in servers)
+                + f" | {ceiling_rate} | "
+                + " | ".join(_ratio(rates["sagestack"], rates[s]) for s in rivals)
+                + " |"
+            )
+    return lines
+
+
+def _ratio(ours: float, theirs: float) -> str:
+    # A point with no request finished within its seconds (a 6 MB body on a busy machine).
+    return f"{ours / theirs:.1f}x" if ours and theirs else "n/a"
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = []
     if report.get("note"):
@@ -438,20 +604,23 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {target['target']} | {target['wanted']} | {target['measured']} "
             f"| {'yes' if target['met'] else 'no'} |"
         )
+    lines += ["", *side_by_side(report)]
     lines += [
         "",
-        "| algorithm | server | payload | connections | req/s | rows/s | p50 ms | p99 ms "
+        "| algorithm | server | payload | body | connections | req/s | rows/s | p50 ms | p99 ms "
         "| errors |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for p in report["points"]:
         lines.append(
-            f"| {p['algorithm']} | {p['server']} | {p['payload']} | {p['connections']} "
-            f"| {p['requests_per_second']:,.0f} | {p['rows_per_second']:,.0f} | {p['p50_ms']} "
-            f"| {p['p99_ms']} | {p['errors']} |"
+            f"| {p['algorithm']} | {p['server']} | {p['payload']} | {p['body']} "
+            f"| {p['connections']} | {p['requests_per_second']:,.0f} | {p['rows_per_second']:,.0f} "
+            f"| {p['p50_ms']} | {p['p99_ms']} | {p['errors']} |"
         )
     memory = ", ".join(f"{k}: {v} MiB" for k, v in report["worker_memory_mib"].items())
-    lines += ["", f"Memory per worker (RSS): {memory}."]
+    lines += ["", f"Memory per worker (RSS; MLServer's front, then its workers): {memory}."]
+    ready = ", ".join(f"{k}: {v} s" for k, v in report["seconds_to_ready_once"].items())
+    lines += ["", f"Start to the first ready answer, once each (not a median): {ready}."]
     starts = ", ".join(f"{k}: {v['median']} s" for k, v in report["cold_start_seconds"].items())
     lines += ["", f"Cold start (median of 5, process start to the first 200 on /ping): {starts}."]
     return "\n".join(lines) + "\n"

@@ -33,6 +33,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.pinned_venv import pinned_python
+
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / ".benchmarks" / "monitor"
 VENV = REPO / ".benchmarks" / "evidently-venv"
@@ -121,30 +123,6 @@ def make_rows(rows: int, model_dir: Path) -> tuple[Path, Path, Path]:
     return capture, matrix_path, names_path
 
 
-def evidently_python() -> Path:
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        uv = Path(sys.executable).parent / "uv"
-        subprocess.run(
-            [str(uv), "venv", "--quiet", "--python", sys.executable, str(VENV)], check=True
-        )
-        subprocess.run(
-            [
-                str(uv),
-                "pip",
-                "install",
-                "--quiet",
-                "--python",
-                str(python),
-                "--require-hashes",
-                "-r",
-                str(REQUIREMENTS),
-            ],
-            check=True,
-        )
-    return python
-
-
 def measure(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one child process."""
     started = time.perf_counter()
@@ -163,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     model_dir = train_model()
     capture, matrix, names = make_rows(arguments.rows, model_dir)
-    python = evidently_python()
+    python = pinned_python(VENV, REQUIREMENTS)
     output = WORK / "output"
     evidently_result = WORK / "evidently.json"
     monitor = [

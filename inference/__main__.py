@@ -1,6 +1,7 @@
 """`python -m inference [serve]`: what the image's `serve` command runs; and
 `python -m inference monitor ...`: the monitoring job (inference/monitoring/cli.py)."""
 
+import gc
 import os
 import sys
 
@@ -15,6 +16,10 @@ if __name__ == "__main__":
         from inference.monitoring.cli import main as monitor
 
         sys.exit(monitor(sys.argv[2:]))
+    # Start-up makes only long-lived objects (modules, the model), which the server freezes
+    # before forking its workers and then turns collection back on (inference.server._serve):
+    # collecting while importing would only cost start-up time.
+    gc.disable()
     from inference.server import main
 
     sys.exit(main())

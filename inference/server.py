@@ -148,9 +148,11 @@ def _serve(settings: ServerSettings, app: App, listener: socket.socket) -> int:
         # machine): not wanted, nothing here talks to it.
         "control_socket_disable": True,
     }
-    # Freeze what was loaded so forked workers share it instead of copying it on first GC.
-    gc.collect()
+    # Freeze what was loaded so forked workers share it instead of copying it on their first
+    # collection. `python -m inference` turned collection off while loading (the few hundred
+    # unreachable objects start-up leaves are frozen with the rest): turn it back on.
     gc.freeze()
+    gc.enable()
     arbiter = Arbiter(_GunicornApplication(app, options))
     # The socket bound above (so that a port in use is one clear line, at once), not one of
     # gunicorn's making.
