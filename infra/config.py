@@ -59,6 +59,17 @@ class ConfigError(ValueError):
     """One or more stack config values that cannot be used."""
 
 
+# Longest value (as its repr) a message repeats: a 10 MB value is named, not echoed.
+_SHOWN_CHARS = 200
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[: _SHOWN_CHARS - 20]}...{text[-12:]} ({len(str(value))} characters)"
+
+
 # Validators: text in (as the engine hands it over), a typed value out, or Invalid saying
 # what is allowed. contracts/validation.py holds the ones training's hyperparameters share.
 def _text(value: str) -> str:
@@ -767,7 +778,7 @@ def parse_config(values: Mapping[str, object]) -> StackConfig:
     parsed, invalid = validate(
         {key.name: key.parse for key in KEYS},
         texts,
-        lambda name, text: f"{NAMESPACE}:{name}={text!r}",
+        lambda name, text: f"{NAMESPACE}:{name}={_shown(text)}",
     )
     problems.extend(invalid)
     if not problems:

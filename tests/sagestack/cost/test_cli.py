@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,31 @@ def test_a_stack_new_on_this_branch_is_compared_with_nothing(tmp_path: Path) -> 
     assert "The base branch has no estimate for this stack: every line is new." in result.stdout
     assert "| endpoint instances (ml.m5.large) |" in result.stdout
     assert "+$167.90 |" in result.stdout
+
+
+_BOMB = "config:\n  sagestack:l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"  sagestack:l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]\n" for n in range(1, 9)
+)
+
+
+@pytest.mark.parametrize(
+    ("stack_file", "message"),
+    [
+        (_BOMB.encode(), "Pulumi.qa.yaml: document contains excessive aliasing"),
+        (b"config:\n  sagestack:target: \xff\n", "Pulumi.qa.yaml: not UTF-8"),
+        (f"config:\n  sagestack:trainingVolumeGb: {'9' * 5000}\n".encode(), "'trainingVolumeGb'"),
+    ],
+    ids=["alias-bomb", "not-utf8", "5000-digits"],
+)
+def test_a_hostile_stack_file_is_a_quick_clear_error(
+    tmp_path: Path, stack_file: bytes, message: str
+) -> None:
+    project = _project(tmp_path, "")
+    (project / "Pulumi.qa.yaml").write_bytes(stack_file)
+    started = time.monotonic()
+    result = cost("--stack", "qa", "--project-dir", str(project))
+    assert time.monotonic() - started < 10  # the interpreter's start included
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr) < 2000
