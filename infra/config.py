@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -107,13 +108,44 @@ def _github_repository(value: str) -> str:
     return text
 
 
+# The stack file's whole numbers and quality bars: ASCII digits only, no underscores, as
+# strconv reads them (Python's int() and float() also take "1_4" and other scripts' digits).
+# A private guard in front of contracts/validation.py's rules, which training shares: those hand any
+# run of digits to int(), which refuses more than 4300 of them with a plain ValueError.
+_WHOLE_TEXT = re.compile(r"[+-]?0*([0-9]+)")
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    check = whole_number(low, high)
+
+    def parse(value: str) -> int:
+        match = _WHOLE_TEXT.fullmatch(value.strip())
+        if match is None or len(match[1]) > 20:
+            raise Invalid(f"must be a whole number from {low} to {high}")
+        return check(value.strip())
+
+    return parse
+
+
+def _number_between(low: float, high: float) -> Callable[[str], float]:
+    check = number_between(low, high)
+
+    def parse(value: str) -> float:
+        if not _DECIMAL_TEXT.fullmatch(value.strip()):
+            raise Invalid(f"must be a number from {low:g} to {high:g}")
+        return check(value.strip())
+
+    return parse
+
+
 def _log_retention(allow_zero: bool) -> Callable[[str], int]:
     allowed = ((0,) if allow_zero else ()) + LOG_RETENTION_DAYS
 
     def parse(value: str) -> int:
         try:
-            days = int(value.strip())
-        except ValueError:
+            days = _whole_number(-1, 10**6)(value)
+        except Invalid:
             days = -1
         if days not in allowed:
             raise Invalid(
@@ -179,27 +211,132 @@ def _https_url(value: str) -> str:
 
 
 def _period(value: str) -> int:
-    seconds = whole_number(60, 86400)(value)
+    seconds = _whole_number(60, 86400)(value)
     if seconds % 60:
         raise Invalid("must be a multiple of 60 seconds (CloudWatch's standard resolution)")
     return seconds
 
 
+# CreateTrainingJob's HyperParameters (botocore's sagemaker model: the map and its key and value
+# shapes): at most 100 entries, keys up to 256 characters, values up to 2500, both matching
+# `.*`, which (a Java pattern) matches no line terminator. tests/infra/test_config.py holds
+# these to botocore's model.
+HYPERPARAMETERS_MAX_ENTRIES = 100
+HYPERPARAMETER_KEY_MAX = 256
+HYPERPARAMETER_VALUE_MAX = 2500
+_LINE_TERMINATORS = re.compile("[\n\r\u0085\u2028\u2029]")
+_JSON_HINT = 'must be a JSON object such as {"C": 0.5}'
+
+
+class _NotFinite(float):
+    """A JSON number float() cannot hold (NaN, Infinity, 1e400): kept to be named, then refused."""
+
+
+def _json_float(text: str) -> float:
+    number = float(text)
+    return number if math.isfinite(number) else _NotFinite(number)
+
+
+def _json_int(text: str) -> int | float:
+    # Python's int() refuses more than 4300 digits with a ValueError; no training value needs 20.
+    return int(text) if len(text.lstrip("-")) <= 20 else _NotFinite(math.inf)
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        # json.loads would keep the last value silently.
+        raise Invalid(f"must not repeat a key ({', '.join(map(_shown, twice))} repeated)")
+    return dict(pairs)
+
+
+def _hyperparameter_value(value: Any) -> str | None:
+    """The text the training job receives for `value`, or None when it cannot take it.
+
+    Numbers and lists travel as JSON text and null as `null`, which training reads back with
+    json.loads (training/hyperparameters.py: `_decode`, `_optional`, `_text_list`).
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | dict):
+        return None
+    if isinstance(value, list):
+        if not all(
+            isinstance(item, str | int | float) and not isinstance(item, bool) for item in value
+        ):
+            return None
+        return json.dumps(value, ensure_ascii=False)
+    if value is None or isinstance(value, int | float):
+        return json.dumps(value)
+    return None
+
+
 def _hyperparameters(value: str) -> dict[str, str]:
-    """A JSON object of extra training hyperparameters; the training container validates them."""
+    """A JSON object of extra training hyperparameters; the training container validates their
+    names and values, this their form: what JSON, SageMaker's API and training can carry."""
     try:
-        parsed = json.loads(value or "{}")
+        parsed = json.loads(
+            value or "{}",
+            object_pairs_hook=_unique_pairs,
+            parse_float=_json_float,
+            parse_int=_json_int,
+            parse_constant=_json_float,
+        )
+    except RecursionError:
+        raise Invalid(f"is not valid JSON (nested too deeply); {_JSON_HINT}") from None
+    except Invalid:
+        raise
     except ValueError:
-        raise Invalid('must be a JSON object such as {"C": 0.5}') from None
-    if not isinstance(parsed, dict) or not all(
-        isinstance(v, str | int | float) and not isinstance(v, bool) for v in parsed.values()
-    ):
-        raise Invalid('must be a JSON object of names to numbers or text, such as {"C": 0.5}')
+        raise Invalid(f"is not valid JSON; {_JSON_HINT}") from None
+    if not isinstance(parsed, dict):
+        raise Invalid(_JSON_HINT)
+    problems = []
+    texts: dict[str, str] = {}
+    for key, inner in parsed.items():
+        if isinstance(inner, _NotFinite) or (
+            isinstance(inner, list) and any(isinstance(item, _NotFinite) for item in inner)
+        ):
+            problems.append(f"{_shown(key)} must be a finite number (not NaN, Infinity or 1e400)")
+            continue
+        text = _hyperparameter_value(inner)
+        if text is None:
+            problems.append(
+                f"{_shown(key)} must be a number, text, a list of those, or null "
+                f"(not {_shown(inner)})"
+            )
+            continue
+        texts[key] = text
+    if problems:
+        raise Invalid("has values training cannot take: " + "; ".join(problems))
     reserved = {"target", "algorithm"} | {bar_key(metric) for metric in GATED_METRICS}
     clashes = sorted(reserved & set(parsed))
     if clashes:
         raise Invalid(f"must not set {clashes}: they have config keys of their own")
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}
+    return texts
+
+
+def _job_hyperparameter_problems(hyperparameters: Mapping[str, str]) -> list[str]:
+    """What CreateTrainingJob would refuse in the whole map the training job gets."""
+    problems = []
+    if len(hyperparameters) > HYPERPARAMETERS_MAX_ENTRIES:
+        problems.append(
+            f"the training job would get {len(hyperparameters)} hyperparameters (with target, "
+            f"algorithm and the quality bars); SageMaker takes at most "
+            f"{HYPERPARAMETERS_MAX_ENTRIES}"
+        )
+    for key, value in hyperparameters.items():
+        if len(key) > HYPERPARAMETER_KEY_MAX or _LINE_TERMINATORS.search(key):
+            problems.append(
+                f"hyperparameter name {_shown(key)} must be at most "
+                f"{HYPERPARAMETER_KEY_MAX} characters on one line (SageMaker's limit)"
+            )
+        if len(value) > HYPERPARAMETER_VALUE_MAX or _LINE_TERMINATORS.search(value):
+            problems.append(
+                f"hyperparameter {_shown(key)}={_shown(value)} must be at most "
+                f"{HYPERPARAMETER_VALUE_MAX} characters on one line (SageMaker's limit)"
+            )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -231,7 +368,7 @@ def _quality_bar(name: str, metric: str) -> Any:
         "string",
         "0",
         f"Quality bar: the lowest test {metric} that may ship (0 to 1; 0 = none).",
-        number_between(0, 1),
+        _number_between(0, 1),
     )
 
 
@@ -285,14 +422,14 @@ class TrainingConfig:
         _instance_type(optional=False),
     )
     volume_gb: int = _key(
-        "trainingVolumeGb", "integer", "10", "Training volume size in GB.", whole_number(1, 16384)
+        "trainingVolumeGb", "integer", "10", "Training volume size in GB.", _whole_number(1, 16384)
     )
     max_runtime_seconds: int = _key(
         "trainingMaxRuntimeSeconds",
         "integer",
         "3600",
         "Training time limit.",
-        whole_number(60, 432000),
+        _whole_number(60, 432000),
     )
     use_spot: bool = _key(
         "trainingUseSpot", "boolean", "false", "Managed spot training, with checkpoints.", _boolean
@@ -302,7 +439,7 @@ class TrainingConfig:
         "integer",
         "7200",
         "Spot training: longest wait plus run time (at least trainingMaxRuntimeSeconds).",
-        whole_number(60, 432000),
+        _whole_number(60, 432000),
     )
 
     @property
@@ -339,42 +476,42 @@ class EndpointConfig:
         "integer",
         "1",
         "Endpoint instances (instance endpoints).",
-        whole_number(1, 100),
+        _whole_number(1, 100),
     )
     serverless_memory_mb: int = _key(
         "serverlessMemoryMb",
         "integer",
         "2048",
         f"Serverless endpoint memory: one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}.",
-        whole_number(1024, 6144),
+        _whole_number(1024, 6144),
     )
     serverless_max_concurrency: int = _key(
         "serverlessMaxConcurrency",
         "integer",
         "5",
         "Serverless endpoint concurrency (1-200).",
-        whole_number(1, SERVERLESS_MAX_CONCURRENCY),
+        _whole_number(1, SERVERLESS_MAX_CONCURRENCY),
     )
     data_capture_percent: int = _key(
         "dataCapturePercent",
         "integer",
         "0",
         "Share of endpoint traffic captured to the capture bucket (0 = off).",
-        whole_number(0, 100),
+        _whole_number(0, 100),
     )
     model_server_workers: int = _key(
         "modelServerWorkers",
         "integer",
         "0",
         "Inference worker processes per instance; 0 = one per vCPU.",
-        whole_number(0, 64),
+        _whole_number(0, 64),
     )
     model_server_timeout_seconds: int = _key(
         "modelServerTimeoutSeconds",
         "integer",
         "60",
         "Inference request timeout (SageMaker gives up on a request after 60 s).",
-        whole_number(1, 3600),
+        _whole_number(1, 3600),
     )
 
     @property
@@ -391,7 +528,7 @@ class StorageConfig:
         "integer",
         "30",
         "Days captured traffic is kept.",
-        whole_number(1, 3650),
+        _whole_number(1, 3650),
     )
     force_destroy: bool = _key(
         "forceDestroyBuckets",
@@ -419,7 +556,7 @@ class StorageConfig:
         "integer",
         "30",
         "Days an overwritten or deleted object version is kept in the buckets.",
-        whole_number(1, 3650),
+        _whole_number(1, 3650),
     )
 
 
@@ -443,7 +580,11 @@ class ImagesConfig:
         _image_uri,
     )
     keep_images: int = _key(
-        "ecrKeepImages", "integer", "10", "Images each ECR repository keeps.", whole_number(1, 1000)
+        "ecrKeepImages",
+        "integer",
+        "10",
+        "Images each ECR repository keeps.",
+        _whole_number(1, 1000),
     )
 
 
@@ -500,70 +641,70 @@ class AlarmThresholds:
         "integer",
         "3",
         "Periods an alarm's metric must breach in a row before it fires.",
-        whole_number(1, 100),
+        _whole_number(1, 100),
     )
     errors_5xx: int = _key(
         "alarm5xxErrors",
         "integer",
         "1",
         "5XX responses in one period that count as a breach.",
-        whole_number(1, 1000000),
+        _whole_number(1, 1000000),
     )
     rate_4xx_percent: int = _key(
         "alarm4xxRatePercent",
         "integer",
         "10",
         "Share of invocations answered 4XX, in percent, that counts as a breach.",
-        whole_number(1, 100),
+        _whole_number(1, 100),
     )
     model_latency_p99_ms: int = _key(
         "alarmModelLatencyP99Ms",
         "integer",
         "500",
         "p99 ModelLatency, in milliseconds, that counts as a breach.",
-        whole_number(1, 600000),
+        _whole_number(1, 600000),
     )
     overhead_latency_p99_ms: int = _key(
         "alarmOverheadLatencyP99Ms",
         "integer",
         "200",
         "p99 OverheadLatency (SageMaker's own), in milliseconds, that counts as a breach.",
-        whole_number(1, 600000),
+        _whole_number(1, 600000),
     )
     cpu_utilization: int = _key(
         "alarmCpuUtilization",
         "integer",
         "160",
         "Instance endpoints: CPUUtilization that counts as a breach (100 per vCPU; m5.large: 2).",
-        whole_number(1, 12800),
+        _whole_number(1, 12800),
     )
     memory_percent: int = _key(
         "alarmMemoryPercent",
         "integer",
         "85",
         "Instance endpoints: MemoryUtilization (percent) that counts as a breach.",
-        whole_number(1, 100),
+        _whole_number(1, 100),
     )
     disk_percent: int = _key(
         "alarmDiskPercent",
         "integer",
         "85",
         "Instance endpoints: DiskUtilization (percent) that counts as a breach.",
-        whole_number(1, 100),
+        _whole_number(1, 100),
     )
     no_traffic_minutes: int = _key(
         "alarmNoTrafficMinutes",
         "integer",
         "0",
         "Alarm when the endpoint gets no invocations for this many minutes (0 = off).",
-        whole_number(0, 1440),
+        _whole_number(0, 1440),
     )
     schema_violations: int = _key(
         "alarmSchemaViolations",
         "integer",
         "100",
         "Requests rejected by the schema in one period (summary lines) that count as a breach.",
-        whole_number(1, 1000000),
+        _whole_number(1, 1000000),
     )
 
 
@@ -583,28 +724,28 @@ class DeploymentPolicy:
         "integer",
         "10",
         "canary: the share of capacity that takes traffic first, in percent.",
-        whole_number(1, 99),
+        _whole_number(1, 99),
     )
     linear_step_percent: int = _key(
         "deploymentLinearStepPercent",
         "integer",
         "25",
         "linear: the share of capacity moved at each step, in percent.",
-        whole_number(1, 99),
+        _whole_number(1, 99),
     )
     wait_seconds: int = _key(
         "deploymentWaitSeconds",
         "integer",
         "300",
         "Seconds between traffic shifts, watching the rollback alarms.",
-        whole_number(0, 3600),
+        _whole_number(0, 3600),
     )
     termination_wait_seconds: int = _key(
         "deploymentTerminationWaitSeconds",
         "integer",
         "300",
         "Seconds the old fleet is kept after the shift (baking), ready for a rollback.",
-        whole_number(0, 3600),
+        _whole_number(0, 3600),
     )
 
 
@@ -617,28 +758,28 @@ class AutoscalingConfig:
         "integer",
         "0",
         "Instance endpoints: scale from endpointInstanceCount up to this many instances (0 = off).",
-        whole_number(0, 100),
+        _whole_number(0, 100),
     )
     invocations_per_instance: int = _key(
         "autoscalingInvocationsPerInstance",
         "integer",
         "1000",
         "Target invocations per instance per minute for scaling.",
-        whole_number(1, 1000000),
+        _whole_number(1, 1000000),
     )
     scale_in_cooldown_seconds: int = _key(
         "autoscalingScaleInCooldownSeconds",
         "integer",
         "300",
         "Seconds after a scale-in before another.",
-        whole_number(0, 3600),
+        _whole_number(0, 3600),
     )
     scale_out_cooldown_seconds: int = _key(
         "autoscalingScaleOutCooldownSeconds",
         "integer",
         "60",
         "Seconds after a scale-out before another.",
-        whole_number(0, 3600),
+        _whole_number(0, 3600),
     )
 
     @property
@@ -656,7 +797,7 @@ class BudgetConfig:
         "0",
         "A pull request's preview fails when `python -m sagestack cost` estimates more a month "
         "(USD; 0 = no budget).",
-        whole_number(0, 10_000_000),
+        _whole_number(0, 10_000_000),
     )
 
 
@@ -677,7 +818,7 @@ class MonitorConfig:
         "integer",
         "60",
         "Minutes of captured traffic each monitoring job judges, ending at its scheduled time.",
-        whole_number(1, 1440),
+        _whole_number(1, 1440),
     )
     instance_type: str = _key(
         "monitorInstanceType",
@@ -762,27 +903,35 @@ _PLACE_OF = {place.key.name: place for place in _PLACES}
 def parse_config(values: Mapping[str, object]) -> StackConfig:
     """Validate the stack's text values; every problem at once.
 
-    A key missing here takes its default, as the engine would have merged it in.
+    A key missing here takes its default, as the engine would have merged it in. The checks
+    across keys run on every key that parsed, so one run names every problem.
     """
     problems: list[str] = []
     for unknown in sorted(set(values) - set(_BY_NAME)):
         # Today's engine passes an undeclared key through (infra/engine_config.py): a typo
         # would otherwise be ignored and its default deployed.
-        close = difflib.get_close_matches(unknown, _BY_NAME, n=1)
+        close = difflib.get_close_matches(unknown, _BY_NAME, n=3)
         problems.append(
-            f"{NAMESPACE}:{unknown} is not declared in Pulumi.yaml"
-            + (f" (did you mean {close[0]}?)" if close else "")
-            + f"; declared keys: {', '.join(sorted(_BY_NAME))}"
+            f"{NAMESPACE}:{_shown(unknown)[1:-1]} is not declared in Pulumi.yaml"
+            + (
+                f" (did you mean {' or '.join(close)}?)"
+                if close
+                else " (docs/configuration.md lists the keys)"
+            )
         )
-    texts = {key.name: as_config_text(values.get(key.name, key.default)) for key in KEYS}
+    texts: dict[str, str] = {}
+    for key in KEYS:
+        try:
+            texts[key.name] = as_config_text(values.get(key.name, key.default))
+        except EngineConfigError as error:
+            problems.append(f"{NAMESPACE}:{key.name}={_shown(values[key.name])} {error}")
     parsed, invalid = validate(
         {key.name: key.parse for key in KEYS},
         texts,
         lambda name, text: f"{NAMESPACE}:{name}={_shown(text)}",
     )
     problems.extend(invalid)
-    if not problems:
-        problems.extend(_cross_checks(parsed))
+    problems.extend(_cross_checks(parsed))
     if problems:
         raise ConfigError("invalid stack config: " + "; ".join(problems))
     members: dict[str, dict[str, Any]] = {unit: {} for unit in _UNITS}
@@ -791,51 +940,180 @@ def parse_config(values: Mapping[str, object]) -> StackConfig:
     return StackConfig(**{unit: _UNITS[unit](**members[unit]) for unit in _UNITS})
 
 
+def parse_engine_config(values: Mapping[str, str]) -> StackConfig:
+    """The StackConfig of everything the engine hands the program ("namespace:key" -> text).
+
+    Other namespaces pass, but one that looks like a misspelt `sagestack` is an error: its keys
+    would be ignored and their defaults deployed (`sagestak:minF1: 0.99` turns no gate on).
+    """
+    typos = sorted({key.split(":", 1)[0] for key in values if _looks_like_ours(key)})
+    try:
+        config = parse_config(namespace_values(values, NAMESPACE))
+    except ConfigError as error:
+        if not typos:
+            raise
+        raise ConfigError(f"{error}; {_typo_message(typos)}") from None
+    if typos:
+        raise ConfigError(f"invalid stack config: {_typo_message(typos)}")
+    return config
+
+
+def _typo_message(namespaces: list[str]) -> str:
+    return "; ".join(
+        f"namespace {_shown(namespace)[1:-1]}: is not {NAMESPACE}: (did you mean {NAMESPACE}:?)"
+        for namespace in namespaces
+    )
+
+
+def _looks_like_ours(key: str) -> bool:
+    namespace = key.split(":", 1)[0] if ":" in key else ""
+    if not namespace or namespace == NAMESPACE:
+        return False
+    return _edit_distance(namespace.lower(), NAMESPACE, limit=2) <= 2
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, or limit + 1 once it is certainly above `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        previous = current
+    return previous[-1]
+
+
 def _cross_checks(parsed: Mapping[str, Any]) -> list[str]:
-    problems = []
-    if parsed["serverlessMemoryMb"] not in SERVERLESS_MEMORY_MB:
-        problems.append(
-            f"{NAMESPACE}:serverlessMemoryMb={parsed['serverlessMemoryMb']} must be one of "
-            f"{', '.join(map(str, SERVERLESS_MEMORY_MB))}"
-        )
+    """The rules across keys, each run when every key it reads has parsed."""
+    problems: list[str] = []
+    for needs, check in _CROSS_CHECKS:
+        if all(name in parsed for name in needs):
+            problems.extend(check(parsed))
+    return problems
+
+
+def _serverless_memory(parsed: Mapping[str, Any]) -> list[str]:
+    if parsed["serverlessMemoryMb"] in SERVERLESS_MEMORY_MB:
+        return []
+    return [
+        f"{NAMESPACE}:serverlessMemoryMb={parsed['serverlessMemoryMb']} must be one of "
+        f"{', '.join(map(str, SERVERLESS_MEMORY_MB))}"
+    ]
+
+
+def _data_version(parsed: Mapping[str, Any]) -> list[str]:
     if parsed["dataPath"].startswith("s3://") and not parsed["dataVersion"]:
-        problems.append(
+        return [
             f"{NAMESPACE}:dataVersion must be set for an s3:// dataPath: change it when the "
             "data changes, so that the model retrains"
-        )
+        ]
+    return []
+
+
+def _spot_wait(parsed: Mapping[str, Any]) -> list[str]:
     if parsed["trainingUseSpot"] and (
         parsed["trainingMaxWaitSeconds"] < parsed["trainingMaxRuntimeSeconds"]
     ):
-        problems.append(
+        return [
             f"{NAMESPACE}:trainingMaxWaitSeconds={parsed['trainingMaxWaitSeconds']} must be at "
             f"least trainingMaxRuntimeSeconds={parsed['trainingMaxRuntimeSeconds']}"
-        )
+        ]
+    return []
+
+
+def _capture(parsed: Mapping[str, Any]) -> list[str]:
     if not parsed["endpointInstanceType"] and parsed["dataCapturePercent"] > 0:
-        problems.append(
+        return [
             f"{NAMESPACE}:dataCapturePercent={parsed['dataCapturePercent']} needs "
             "endpointInstanceType: SageMaker serverless endpoints do not capture data"
-        )
-    if parsed["autoscalingMaxInstances"]:
-        if not parsed["endpointInstanceType"]:
-            problems.append(
-                f"{NAMESPACE}:autoscalingMaxInstances={parsed['autoscalingMaxInstances']} needs "
-                "endpointInstanceType (serverless endpoints scale by themselves; 0 = off)"
-            )
-        elif parsed["autoscalingMaxInstances"] < parsed["endpointInstanceCount"]:
-            problems.append(
-                f"{NAMESPACE}:autoscalingMaxInstances={parsed['autoscalingMaxInstances']} must be "
-                f"at least endpointInstanceCount={parsed['endpointInstanceCount']}"
-            )
+        ]
+    return []
+
+
+def _autoscaling(parsed: Mapping[str, Any]) -> list[str]:
+    if not parsed["autoscalingMaxInstances"]:
+        return []
+    if not parsed["endpointInstanceType"]:
+        return [
+            f"{NAMESPACE}:autoscalingMaxInstances={parsed['autoscalingMaxInstances']} needs "
+            "endpointInstanceType (serverless endpoints scale by themselves; 0 = off)"
+        ]
+    if parsed["autoscalingMaxInstances"] < parsed["endpointInstanceCount"]:
+        return [
+            f"{NAMESPACE}:autoscalingMaxInstances={parsed['autoscalingMaxInstances']} must be "
+            f"at least endpointInstanceCount={parsed['endpointInstanceCount']}"
+        ]
+    return []
+
+
+def _github(parsed: Mapping[str, Any]) -> list[str]:
     if parsed["monitorGithubRepository"] and not parsed["monitorGithubTokenSecret"]:
-        problems.append(
+        return [
             f"{NAMESPACE}:monitorGithubRepository={parsed['monitorGithubRepository']} needs "
             "monitorGithubTokenSecret (the Secrets Manager secret holding the GitHub token)"
-        )
+        ]
+    return []
+
+
+def _buckets(parsed: Mapping[str, Any]) -> list[str]:
     if parsed["forceDestroyBuckets"] and parsed["protectData"]:
-        problems.append(
+        return [
             f"{NAMESPACE}:forceDestroyBuckets and protectData contradict each other: choose one"
-        )
-    return problems
+        ]
+    return []
+
+
+# CloudWatch PutMetricAlarm (botocore's cloudwatch model, `Period`): "Period multiplied by
+# EvaluationPeriods can't be more than 604,800 seconds. For alarms with a period of less than
+# one hour (3,600 seconds), the total evaluation period can't be longer than one day (86,400
+# seconds)."
+def _alarm_window(parsed: Mapping[str, Any]) -> list[str]:
+    period, periods = parsed["alarmPeriodSeconds"], parsed["alarmEvaluationPeriods"]
+    limit = 86400 if period < 3600 else 604800
+    if period * periods <= limit:
+        return []
+    return [
+        f"{NAMESPACE}:alarmPeriodSeconds={period} x alarmEvaluationPeriods={periods} = "
+        f"{period * periods} s must be at most {limit} s (CloudWatch: one day for periods under "
+        "an hour, seven days otherwise)"
+    ]
+
+
+def _job_hyperparameters(parsed: Mapping[str, Any]) -> list[str]:
+    training = {name: parsed[name] for name in _TRAINING_JOB_KEYS}
+    values = TrainingConfig(
+        **{_PLACE_OF[name].field: value for name, value in training.items()}
+    ).job_hyperparameters()
+    return [
+        f"{NAMESPACE}:hyperparameters: {problem}"
+        for problem in _job_hyperparameter_problems(values)
+    ]
+
+
+# The keys TrainingConfig.job_hyperparameters reads.
+_TRAINING_JOB_KEYS = tuple(
+    place.key.name
+    for place in _PLACES
+    if place.unit == "training"
+    and (
+        place.field in ("target", "algorithm", "hyperparameters") or place.field.startswith("min_")
+    )
+)
+_CROSS_CHECKS: tuple[tuple[tuple[str, ...], Callable[[Mapping[str, Any]], list[str]]], ...] = (
+    (("serverlessMemoryMb",), _serverless_memory),
+    (("dataPath", "dataVersion"), _data_version),
+    (("trainingUseSpot", "trainingMaxWaitSeconds", "trainingMaxRuntimeSeconds"), _spot_wait),
+    (("endpointInstanceType", "dataCapturePercent"), _capture),
+    (("autoscalingMaxInstances", "endpointInstanceType", "endpointInstanceCount"), _autoscaling),
+    (("monitorGithubRepository", "monitorGithubTokenSecret"), _github),
+    (("forceDestroyBuckets", "protectData"), _buckets),
+    (("alarmPeriodSeconds", "alarmEvaluationPeriods"), _alarm_window),
+    (_TRAINING_JOB_KEYS, _job_hyperparameters),
+)
 
 
 # Settings that only one endpoint shape uses. The other shape ignores them; a value other than
@@ -900,9 +1178,15 @@ def load_from_pulumi() -> StackConfig:
     from pulumi.runtime.config import CONFIG, get_config_env
 
     config = pulumi.Config(NAMESPACE)
-    given = namespace_values({**get_config_env(), **CONFIG.get()}, NAMESPACE)
+    everything = {**get_config_env(), **CONFIG.get()}
+    given = namespace_values(everything, NAMESPACE)
     values = {name: value for name in given if (value := config.get(name)) is not None}
-    stack_config = parse_config(values)
+    others = {
+        key: str(value) for key, value in everything.items() if not key.startswith(f"{NAMESPACE}:")
+    }
+    stack_config = parse_engine_config(
+        {**others, **{f"{NAMESPACE}:{k}": v for k, v in values.items()}}
+    )
     for warning in ignored_settings(stack_config):
         pulumi.log.warn(warning)
     return stack_config
@@ -914,4 +1198,4 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
         values = engine_config_values(project_dir, stack)
     except EngineConfigError as error:
         raise ConfigError(str(error)) from None
-    return parse_config(namespace_values(values, NAMESPACE))
+    return parse_engine_config(values)

@@ -253,8 +253,12 @@ _BOMB = "config:\n  sagestack:l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".joi
         (_BOMB.encode(), "Pulumi.qa.yaml: document contains excessive aliasing"),
         (b"config:\n  sagestack:target: \xff\n", "Pulumi.qa.yaml: not UTF-8"),
         (f"config:\n  sagestack:trainingVolumeGb: {'9' * 5000}\n".encode(), "'trainingVolumeGb'"),
+        (
+            b"config:\n  sagestack:hyperparameters: '" + b"[" * 5000 + b"'\n",
+            "sagestack:hyperparameters=",
+        ),
     ],
-    ids=["alias-bomb", "not-utf8", "5000-digits"],
+    ids=["alias-bomb", "not-utf8", "5000-digits", "deep-json"],
 )
 def test_a_hostile_stack_file_is_a_quick_clear_error(
     tmp_path: Path, stack_file: bytes, message: str
