@@ -16,6 +16,7 @@ local mode and the other tools the same config from the files, through the engin
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import re
@@ -46,14 +47,25 @@ LOG_RETENTION_DAYS = (
     *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
     *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
 )
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-# Instance families with local NVMe storage (m5d, c6id, g4dn, ...): AWS encrypts that storage
-# itself and rejects an endpoint configuration KMS key for them.
-_LOCAL_STORAGE_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+[a-z]*d[a-z]*\.")
+# Instance families with local NVMe instance storage. AWS encrypts that storage itself and
+# refuses a KMS key for it: CreateEndpointConfig's KmsKeyId, CreateTrainingJob's and
+# CreateProcessingJob's VolumeKmsKeyId ("You can't request a VolumeKmsKeyId when using an
+# instance type with local storage", botocore's sagemaker model, ResourceConfig). The `d`
+# families (m5d, c6gd, g4dn, p3dn, p4d, p4de, ...) and, from the same model's VolumeSizeInGB
+# ("ML instance families with the NVMe-type instance storage include ml.p4d, ml.g4dn, and
+# ml.g5") and EC2's instance store list (docs.aws.amazon.com/ec2/latest/instancetypes/ac.html,
+# "Instance store specifications"), the accelerated families without a `d`. inf1 and inf2 are
+# EBS-only there.
+_LOCAL_STORAGE_D_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+[a-z]*d[a-z]*\.")
+_LOCAL_STORAGE_FAMILIES = frozenset(
+    {"dl1", "g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"}
+    | {"p6-b200", "p6-b300", "p6e-gb200"}
+)
 
 
 def has_local_storage(instance_type: str) -> bool:
-    return bool(_LOCAL_STORAGE_FAMILY.match(instance_type))
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else ""
+    return bool(_LOCAL_STORAGE_D_FAMILY.match(instance_type)) or family in _LOCAL_STORAGE_FAMILIES
 
 
 class ConfigError(ValueError):
@@ -90,20 +102,53 @@ def _boolean(value: str) -> bool:
     return text == "true"
 
 
-_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$")
-_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
+# EventBridge Scheduler's expressions (its ScheduleExpression documentation): rate(value unit)
+# with a positive whole value, the unit singular for 1 and plural otherwise; cron(...) with six
+# fields (minutes hours day-of-month month day-of-week year). ASCII digits only: `\d` would
+# also take other scripts' digits.
+_RATE = re.compile(r"rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)")
+_CRON = re.compile(r"cron\(([^()]+)\)")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?,/#L W-]+")
+# Owner: letters, digits and single hyphens, not first or last, up to 39 characters. Repository:
+# letters, digits, `.`, `_`, `-`, up to 100, and not `.` or `..` (GitHub refuses both names).
+_GITHUB_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
+_GITHUB_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
 def _schedule(value: str) -> str:
     text = value.strip()
-    if text and not _SCHEDULE.match(text):
-        raise Invalid("must be empty, rate(<n> minutes|hours|days) or cron(<fields>)")
+    if not text:
+        return text
+    allowed = (
+        "must be empty, rate(<n> minute|minutes|hour|hours|day|days) with n >= 1 (singular "
+        "for 1) or cron(<six fields>)"
+    )
+    rate, cron = _RATE.fullmatch(text), _CRON.fullmatch(text)
+    if rate:
+        number = int(rate[1]) if len(rate[1]) <= 20 else 0  # never int() on a huge text
+        if number < 1 or (number == 1) == rate[2].endswith("s"):
+            raise Invalid(allowed)
+    elif cron:
+        fields_ = cron[1].split()
+        if len(fields_) != 6 or not all(_CRON_FIELD.fullmatch(part) for part in fields_):
+            raise Invalid(allowed)
+        if "?" not in (fields_[2], fields_[4]):
+            raise Invalid(f"{allowed}; cron needs ? in day-of-month or day-of-week")
+    else:
+        raise Invalid(allowed)
     return text
 
 
 def _github_repository(value: str) -> str:
     text = value.strip()
-    if text and not _GITHUB_REPOSITORY.match(text):
+    if not text:
+        return text
+    owner, _, name = text.partition("/")
+    if (
+        not _GITHUB_OWNER.fullmatch(owner)
+        or not _GITHUB_NAME.fullmatch(name)
+        or name in (".", "..")
+    ):
         raise Invalid("must be empty or a GitHub owner/name such as octo-org/sagestack")
     return text
 
@@ -157,13 +202,29 @@ def _log_retention(allow_zero: bool) -> Callable[[str], int]:
     return parse
 
 
-def _instance_type(optional: bool) -> Callable[[str], str]:
+@functools.cache
+def _instance_types(shape: str) -> tuple[str, ...]:
+    """The instance types a SageMaker API takes: the enum of `shape` in botocore's model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return tuple(model.shape_for(shape).enum)
+
+
+def _instance_type(shape: str, optional: bool = False) -> Callable[[str], str]:
+    """An instance type the API whose member is the botocore shape `shape` takes."""
+
     def parse(value: str) -> str:
         text = value.strip()
         if optional and not text:
             return ""
-        if not _INSTANCE_TYPE.match(text):
-            raise Invalid("must be a SageMaker instance type such as ml.m5.large")
+        known = _instance_types(shape)
+        if text not in known:
+            close = difflib.get_close_matches(text, known, n=3)
+            raise Invalid(
+                "must be a SageMaker instance type such as ml.m5.large that "
+                f"{shape} lists" + (f" (did you mean {' or '.join(close)}?)" if close else "")
+            )
         return text
 
     return parse
@@ -192,21 +253,40 @@ def _image_uri(value: str) -> str:
     return text
 
 
-_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+# A plain addr-spec (local@domain), as SNS's email protocol takes it: no display name, no
+# quoted local part, a domain of dot-separated labels with a letter TLD and no trailing dot.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 
 
 def _emails(value: str) -> tuple[str, ...]:
     addresses = tuple(part.strip() for part in value.split(",") if part.strip())
-    bad = [address for address in addresses if not _EMAIL.match(address)]
+    bad = [address for address in addresses if not _EMAIL.fullmatch(address)]
     if bad:
-        raise Invalid(f"must be comma-separated email addresses ({bad} are not)")
+        raise Invalid(
+            f"must be comma-separated plain email addresses such as ml@example.com "
+            f"({_shown(bad)} are not)"
+        )
+    twice = sorted({a for a in addresses if [b.lower() for b in addresses].count(a.lower()) > 1})
+    if twice:
+        raise Invalid(f"must not repeat an address ({_shown(twice)} repeated)")
     return addresses
+
+
+# https://host[:port][/path...]: a host name of dot-separated labels that SNS can reach on the
+# internet (not "https://a", not "https://:@"), no user info.
+_HTTPS_URL = re.compile(
+    r"https://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+    r"(?::[0-9]{1,5})?(?:[/?#]\S*)?"
+)
 
 
 def _https_url(value: str) -> str:
     text = value.strip()
-    if text and not re.match(r"^https://[^\s/]+\S*$", text):
-        raise Invalid("must be empty or an https:// URL")
+    if text and not _HTTPS_URL.fullmatch(text):
+        raise Invalid("must be empty or an https:// URL with a host name")
     return text
 
 
@@ -419,7 +499,7 @@ class TrainingConfig:
         "string",
         "ml.m5.large",
         "Training instance type.",
-        _instance_type(optional=False),
+        _instance_type("TrainingInstanceType"),
     )
     volume_gb: int = _key(
         "trainingVolumeGb", "integer", "10", "Training volume size in GB.", _whole_number(1, 16384)
@@ -469,7 +549,7 @@ class EndpointConfig:
         "string",
         "",
         "Endpoint instance type; empty for a serverless endpoint.",
-        _instance_type(optional=True),
+        _instance_type("ProductionVariantInstanceType", optional=True),
     )
     instance_count: int = _key(
         "endpointInstanceCount",
@@ -825,7 +905,7 @@ class MonitorConfig:
         "string",
         "ml.t3.medium",
         "Instance type of the monitoring Processing job.",
-        _instance_type(False),
+        _instance_type("ProcessingInstanceType"),
     )
     ground_truth: bool = _key(
         "monitorGroundTruth",

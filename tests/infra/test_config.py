@@ -12,12 +12,14 @@ import pytest
 import yaml
 
 from contracts.metrics import GATED_METRICS
+from infra import config
 from infra.config import (
     KEYS,
     AlarmThresholds,
     ConfigError,
     StackConfig,
     config_value,
+    has_local_storage,
     ignored_settings,
     load_stack_config,
     parse_config,
@@ -361,3 +363,97 @@ def test_an_unknown_key_lists_only_the_closest_names() -> None:
     message = _problems({"x" * 10_000: "1"})
     assert "docs/configuration.md lists the keys" in message
     assert len(message) < 500
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        ({"alarmPeriodSeconds": 1800, "alarmEvaluationPeriods": 100}, "must be at most 86400 s"),
+        ({"alarmPeriodSeconds": 86400, "alarmEvaluationPeriods": 8}, "must be at most 604800 s"),
+        ({"monitorSchedule": "rate(0 minutes)"}, "monitorSchedule='rate(0 minutes)'"),
+        ({"monitorSchedule": "rate(1 minutes)"}, "monitorSchedule='rate(1 minutes)'"),
+        ({"monitorSchedule": "rate(5 minute)"}, "monitorSchedule='rate(5 minute)'"),
+        ({"monitorSchedule": "rate(\u0661 hour)"}, "monitorSchedule="),
+        ({"monitorSchedule": "rate(" + "9" * 5000 + " days)"}, "monitorSchedule="),
+        ({"monitorSchedule": "cron(x)"}, "monitorSchedule='cron(x)'"),
+        ({"monitorSchedule": "cron(* * * * * *)"}, "cron needs ? in day-of-month"),
+        ({"trainingInstanceType": "ml.foo.bar"}, "trainingInstanceType='ml.foo.bar' must be"),
+        ({"trainingInstanceType": "ml.m5.lrage"}, "did you mean ml.m5.large"),
+        ({"endpointInstanceType": "ml.m5.lrage"}, "did you mean ml.m5.large"),
+        ({"monitorInstanceType": "ml.t3.mediun"}, "did you mean ml.t3.medium"),
+        ({"monitorGithubRepository": "-/.."}, "monitorGithubRepository='-/..'"),
+        ({"monitorGithubRepository": "octo/.."}, "monitorGithubRepository='octo/..'"),
+        ({"monitorGithubRepository": "octo/."}, "monitorGithubRepository='octo/.'"),
+        ({"monitorGithubRepository": "a--b/c"}, "monitorGithubRepository='a--b/c'"),
+        ({"monitorGithubRepository": "-ab/c"}, "monitorGithubRepository='-ab/c'"),
+        ({"alarmEmails": "<a@b.c>"}, "alarmEmails='<a@b.c>'"),
+        ({"alarmEmails": "a@b.c."}, "alarmEmails='a@b.c.'"),
+        ({"alarmEmails": '"a"@b.c'}, "alarmEmails="),
+        ({"alarmEmails": "a@b.co,A@b.co"}, "must not repeat an address"),
+        ({"alarmHttpsUrl": "https://:@"}, "alarmHttpsUrl='https://:@'"),
+        ({"alarmHttpsUrl": "https://a"}, "alarmHttpsUrl='https://a'"),
+    ],
+)
+def test_values_aws_would_refuse_are_named(values: dict[str, object], shown: str) -> None:
+    message = _problems(values)
+    assert shown in message
+    assert len(message) < 2000
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("monitorSchedule", "rate(1 minute)"),
+        ("monitorSchedule", "rate(5 minutes)"),
+        ("monitorSchedule", "cron(0 6 * * ? *)"),
+        ("monitorSchedule", "cron(0/15 8-17 ? * MON-FRI *)"),
+        ("monitorGithubRepository", "octo-org/sage.stack_x-1"),
+        ("monitorGithubRepository", "octo/.github"),
+        ("alarmEmails", "ml@example.com, on.call+x@team.example.co.uk"),
+        ("alarmHttpsUrl", "https://hooks.example.com:8443/sagestack?x=1"),
+        ("trainingInstanceType", "ml.g5.xlarge"),
+        ("monitorInstanceType", "ml.m7i-flex.large"),
+        ("endpointInstanceType", "ml.p6-b200.48xlarge"),
+    ],
+)
+def test_values_aws_takes_still_pass(key: str, value: str) -> None:
+    secret = {"monitorGithubTokenSecret": "gh"} if key == "monitorGithubRepository" else {}
+    assert config_value(parse_config({key: value, **secret}), key) is not None
+
+
+def test_alarm_window_limits_are_inclusive() -> None:
+    parse_config({"alarmPeriodSeconds": 1800, "alarmEvaluationPeriods": 48})
+    parse_config({"alarmPeriodSeconds": 86400, "alarmEvaluationPeriods": 7})
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "local"),
+    [
+        ("ml.m5.large", False),
+        ("ml.m5d.large", True),
+        ("ml.g4dn.xlarge", True),
+        ("ml.g5.xlarge", True),
+        ("ml.g6.xlarge", True),
+        ("ml.g6e.xlarge", True),
+        ("ml.p4d.24xlarge", True),
+        ("ml.p5.48xlarge", True),
+        ("ml.trn1.32xlarge", True),
+        ("ml.inf2.xlarge", False),
+        ("ml.m7i-flex.large", False),
+        ("ml.p6-b200.48xlarge", True),
+        ("ml.t3.medium", False),
+    ],
+)
+def test_local_storage_covers_the_nvme_families(instance_type: str, local: bool) -> None:
+    assert has_local_storage(instance_type) is local
+
+
+def test_sagemaker_limits_match_botocore() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model("CreateTrainingJob").input_shape.members["HyperParameters"]
+    assert shape.metadata["max"] == config.HYPERPARAMETERS_MAX_ENTRIES
+    assert shape.key.metadata["max"] == config.HYPERPARAMETER_KEY_MAX
+    assert shape.value.metadata["max"] == config.HYPERPARAMETER_VALUE_MAX
+    assert shape.key.metadata["pattern"] == shape.value.metadata["pattern"] == ".*"

@@ -154,13 +154,14 @@ def _project(tmp_path: Path, stack_file: str) -> Path:
 
 
 def test_an_unknown_instance_type_is_an_unpriced_line_and_no_total(tmp_path: Path) -> None:
+    # A type SageMaker takes (the config refuses any other) that the snapshot does not price.
     project = _project(
         tmp_path,
-        "config:\n  aws:region: us-east-1\n  sagestack:endpointInstanceType: ml.zz9.huge\n",
+        "config:\n  aws:region: us-east-1\n  sagestack:endpointInstanceType: ml.m4.xlarge\n",
     )
     result = cost("--stack", "qa", "--project-dir", str(project))
     assert result.returncode == 0, result.stderr
-    assert "no price for sagemaker.hosting:ml.zz9.huge in us-east-1" in result.stdout
+    assert "no price for sagemaker.hosting:ml.m4.xlarge in us-east-1" in result.stdout
     assert "total: unknown: 1 line(s) unpriced" in result.stdout
     document = _json("--stack", "qa", "--project-dir", str(project))
     assert document["total_usd"] is None
