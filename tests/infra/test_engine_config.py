@@ -17,7 +17,7 @@ from infra.config import KEYS, ConfigError, load_stack_config, parse_config
 from infra.engine_config import EngineConfigError, engine_config_values, go_json, namespace_values
 from tests.conftest import REPO
 from tests.infra.conftest import STACKS
-from tests.infra.program import Graph, run_program, stack_config
+from tests.infra.program import Graph, run, run_program, stack_config
 from tests.infra.test_snapshots import snapshot
 
 
@@ -344,3 +344,14 @@ def test_a_number_beyond_float64_stays_the_text_yaml_v3_keeps(tmp_path: Path) ->
 def test_a_non_finite_stack_value_names_its_key(tmp_path: Path, value: str) -> None:
     with pytest.raises(EngineConfigError, match="configuration key 'sagestack:minF1': json: "):
         _engine(tmp_path, f"  sagestack:minF1: {value}\n")
+
+
+def test_the_program_rejects_a_misspelt_namespace_under_the_engine_too() -> None:
+    from infra.config import load_from_pulumi
+
+    def program() -> None:
+        load_from_pulumi()
+
+    values = {**stack_config("dev"), "Sagestack:minF1": "0.99"}
+    with pytest.raises(ConfigError, match="namespace Sagestack: is not sagestack:"):
+        run(program, "dev", values)
