@@ -102,10 +102,13 @@ def _boolean(value: str) -> bool:
     return text == "true"
 
 
-# EventBridge Scheduler's expressions (its ScheduleExpression documentation): rate(value unit)
-# with a positive whole value, the unit singular for 1 and plural otherwise; cron(...) with six
-# fields (minutes hours day-of-month month day-of-week year). ASCII digits only: `\d` would
-# also take other scripts' digits.
+# EventBridge Scheduler's expressions (CreateSchedule's ScheduleExpression: "a rate expression
+# consists of a value as a positive integer, and a unit"; "a cron expression consists of six
+# fields"). EventBridge's rate reference (docs.aws.amazon.com/eventbridge/latest/userguide/
+# eb-rate-expressions.html): "If the value is equal to 1, then the unit must be singular. If
+# the value is greater than 1, the unit must be plural"; its cron reference: day-of-month and
+# day-of-week cannot both be given, "if you use [*] in one, you must use ? in the other".
+# ASCII digits only: `\d` would also take other scripts' digits.
 _RATE = re.compile(r"rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)")
 _CRON = re.compile(r"cron\(([^()]+)\)")
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*?,/#L W-]+")
