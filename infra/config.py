@@ -380,7 +380,10 @@ def _hyperparameters(value: str) -> dict[str, str]:
         if isinstance(inner, _NotFinite) or (
             isinstance(inner, list) and any(isinstance(item, _NotFinite) for item in inner)
         ):
-            problems.append(f"{_shown(key)} must be a finite number (not NaN, Infinity or 1e400)")
+            problems.append(
+                f"{_shown(key)} must be a finite number (not NaN, Infinity or beyond a "
+                "float64, such as 1e400)"
+            )
             continue
         text = _hyperparameter_value(inner)
         if text is None:
