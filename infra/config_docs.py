@@ -37,11 +37,11 @@ class StaleCopy(Exception):
 
 
 def _yaml_default(key: Key) -> str | int | bool:
-    """The default as Pulumi.yaml writes it for the key's declared type."""
-    if key.kind == "integer":
-        return int(key.default)
-    if key.kind == "boolean":
-        return key.default == "true"
+    """The default as Pulumi.yaml writes it for the key's declared type: the parsed value, so a
+    boolean written "True" is true (not `key.default == "true"`)."""
+    if key.kind in ("integer", "boolean"):
+        value: int | bool = key.parse(key.default)
+        return value
     return key.default
 
 
@@ -50,20 +50,41 @@ def config_block() -> str:
         key.name: {"type": key.kind, "default": _yaml_default(key), "description": key.description}
         for key in KEYS
     }
-    # No line wrapping: one line per description, as people write it.
+    # No line wrapping: one line per description, as people write it; unicode as written.
     text: str = yaml.safe_dump(
-        {"config": declared}, sort_keys=False, default_flow_style=False, width=math.inf
+        {"config": declared},
+        sort_keys=False,
+        default_flow_style=False,
+        width=math.inf,
+        allow_unicode=True,
     )
     return text
+
+
+# A pipe not already escaped: GFM ends a table cell at it, even inside a code span.
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def _cell(text: str) -> str:
+    """Text (markdown) made safe for one table cell: one line, pipes escaped once, and no
+    comment opener, so a description cannot end the generated part (TABLE_END)."""
+    one_line = " ".join(text.splitlines())
+    return _UNESCAPED_PIPE.sub(r"\|", one_line).replace("<!--", "&lt;!--")
+
+
+def _code_span(text: str) -> str:
+    """`text` as a code span: fenced by more backticks than it holds in a row (CommonMark)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
+    return f"{fence}{_cell(padded)}{fence}"
 
 
 def config_table() -> str:
     rows = [f"| key (`{NAMESPACE}:`) | type | default | meaning |", "| --- | --- | --- | --- |"]
     for key in KEYS:
-        default = f"`{key.default}`" if key.default else "(empty)"
-        # A pipe in a description would end its cell.
-        meaning = key.description.replace("|", "\\|")
-        rows.append(f"| `{key.name}` | {key.kind} | {default} | {meaning} |")
+        default = _code_span(key.default) if key.default else "(empty)"
+        rows.append(f"| `{key.name}` | {key.kind} | {default} | {_cell(key.description)} |")
     return "\n".join(rows) + "\n"
 
 
@@ -84,18 +105,22 @@ def with_config_table(markdown: str) -> str:
 
 
 def _rewrite(path: Path, text: str) -> bool:
-    if path.is_file() and path.read_text() == text:
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return True
 
 
 def main() -> int:
-    markdown = CONFIGURATION_MD.read_text() if CONFIGURATION_MD.is_file() else _NEW_CONFIGURATION_MD
+    markdown = (
+        CONFIGURATION_MD.read_text(encoding="utf-8")
+        if CONFIGURATION_MD.is_file()
+        else _NEW_CONFIGURATION_MD
+    )
     try:
         copies = {
-            PULUMI_YAML: with_config_block(PULUMI_YAML.read_text()),
+            PULUMI_YAML: with_config_block(PULUMI_YAML.read_text(encoding="utf-8")),
             CONFIGURATION_MD: with_config_table(markdown),
         }
     except StaleCopy as error:

@@ -53,6 +53,9 @@ import yaml
 
 PROJECT_FILE = "Pulumi.yaml"
 _TYPES = ("string", "integer", "boolean", "array")
+# More digits than any int64/uint64 (20) or float64 (309) holds; also far below Python's
+# 4300-digit int() limit, so a longer number is never handed to int().
+_MAX_INT_DIGITS = 400
 
 
 class EngineConfigError(ValueError):
@@ -88,10 +91,15 @@ for _tag, _pattern, _first in (
     _GoYamlLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
-def _go_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | float:
-    text = str(loader.construct_scalar(node)).replace("_", "")
+def _go_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | float | str:
+    written = str(loader.construct_scalar(node))
+    text = written.replace("_", "")
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("+-")
+    if len(digits) > _MAX_INT_DIGITS:
+        # Beyond uint64 and float64 alike (and Python's int() limit): ParseFloat's range error
+        # makes resolve() keep the scalar as the string it was written as.
+        return written
     try:
         if digits[:2] in ("0o", "0x", "0b"):
             number = sign * int(digits[2:], {"0o": 8, "0x": 16, "0b": 2}[digits[:2]])
@@ -100,13 +108,32 @@ def _go_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | float:
         else:
             number = sign * int(digits)
     except ValueError:
-        return float(text)  # "019": not octal, but it matches yamlStyleFloat
+        return _go_float_or_text(written)  # "019": not octal, but it matches yamlStyleFloat
     if not -(2**63) <= number < 2**64:
-        return float(number)  # beyond int64 and uint64, yaml.v3 falls back to a float
+        # beyond int64 and uint64, yaml.v3 falls back to a float (or the text, out of range)
+        return _go_float_or_text(written)
     return number
 
 
+def _go_float_or_text(written: str) -> float | str:
+    """resolve()'s `strconv.ParseFloat`: a float, or (a range error) the scalar's own text."""
+    try:
+        number = float(written.replace("_", ""))
+    except ValueError:
+        return written
+    return number if math.isfinite(number) else written
+
+
+def _go_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float | str:
+    written = str(loader.construct_scalar(node))
+    special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+    if written.lower() in special:
+        return special[written.lower()]  # resolveMap's spellings
+    return _go_float_or_text(written)
+
+
 _GoYamlLoader.add_constructor("tag:yaml.org,2002:int", _go_int)
+_GoYamlLoader.add_constructor("tag:yaml.org,2002:float", _go_float)
 
 
 def _go_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -134,11 +161,83 @@ _GoYamlLoader.add_constructor("tag:yaml.org,2002:map", _go_mapping)
 def load_yaml(path: Path) -> Any:
     """A YAML file as the Pulumi CLI reads it (see `_GoYamlLoader`)."""
     try:
-        return yaml.load(
-            path.read_text(encoding="utf-8"), Loader=_GoYamlLoader
-        )  # a SafeLoader subclass
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        # yaml.v3's reader refuses the same bytes ("invalid leading UTF-8 octet").
+        raise EngineConfigError(
+            f"could not read {path.name}: not UTF-8 (byte 0x{error.object[error.start]:02x} at "
+            f"offset {error.start}); save it as UTF-8"
+        ) from None
+    except OSError as error:
+        raise EngineConfigError(f"could not read {path.name}: {error.strerror}") from None
+    loader = _GoYamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_aliasing(node)
+        return loader.construct_document(node)
     except yaml.YAMLError as error:
         raise EngineConfigError(f"could not read {path.name}: {error}") from None
+    except _ExcessiveAliasing:
+        raise EngineConfigError(
+            f"could not read {path.name}: document contains excessive aliasing"
+        ) from None
+    except RecursionError:
+        raise EngineConfigError(f"could not read {path.name}: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+class _ExcessiveAliasing(Exception):
+    pass
+
+
+# yaml.v3's defence against alias bombs (go-yaml/yaml decode.go, `allowedAliasRatio` and the
+# check at the top of `decoder.unmarshal`): every node the decoder visits is one decode, those
+# reached through an alias also count as alias decodes, and once there are more than 100 alias
+# decodes and 1000 decodes, a share of alias decodes above 99% (documents up to 400,000
+# decodes), falling linearly to 10% (4,000,000 decodes and more), fails with "document contains
+# excessive aliasing". PyYAML shares an aliased node instead of copying it, so the file loads
+# at once, but rendering it as the engine does (go_json) would expand every alias.
+_ALIAS_RATIO_LOW = 400_000
+_ALIAS_RATIO_HIGH = 4_000_000
+
+
+def _allowed_alias_ratio(decodes: int) -> float:
+    if decodes <= _ALIAS_RATIO_LOW:
+        return 0.99
+    if decodes >= _ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decodes - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
+
+
+def _check_aliasing(root: yaml.Node) -> None:
+    """Walk the document in order as yaml.v3's decoder does, counting its decodes.
+
+    An alias is a second visit to a node PyYAML's composer already produced (its anchor comes
+    first in the document, so the first visit is the anchored node itself).
+    """
+    seen: set[int] = set()
+    decodes = aliases = 0
+    # (node, inside an alias): iterative, so a deep document cannot exhaust the stack here.
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, in_alias = stack.pop()
+        if id(node) in seen:
+            in_alias = True
+        seen.add(id(node))
+        decodes += 1
+        if in_alias:
+            aliases += 1
+        if aliases > 100 and decodes > 1000 and aliases / decodes > _allowed_alias_ratio(decodes):
+            raise _ExcessiveAliasing
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        stack.extend((child, in_alias) for child in reversed(children))
 
 
 def read_project(project_dir: Path) -> dict[str, Any]:
@@ -214,6 +313,13 @@ def engine_config(
         raise EngineConfigError(
             f"Stack '{stack}' is missing configuration {plural} {_quoted_list(missing)}"
         )
+    for key, value in merged.items():
+        try:
+            _text(value)
+        except EngineConfigError as error:
+            raise EngineConfigError(
+                f"Stack '{stack}' with configuration key '{key}': {error}"
+            ) from None
     for short in sorted(declared):
         spec = declared[short]
         key = _full_key(name, short)
@@ -296,7 +402,10 @@ def _fits(spec: Mapping[str, Any], value: Any) -> bool:
         return False
     text = _text(value)
     if kind == "integer":
-        return re.fullmatch(r"[+-]?[0-9]+", text) is not None and _fits_int64(int(text))
+        # strconv.Atoi: ASCII digits into Go's 64-bit int; the length check comes first, as
+        # Python's int() refuses text of more than 4300 digits with a ValueError.
+        match = re.fullmatch(r"[+-]?0*([0-9]+)", text)
+        return match is not None and len(match[1]) <= 19 and _fits_int64(int(text))
     if kind == "boolean":
         return text in ("true", "false")
     return True

@@ -34,7 +34,7 @@ from contracts.container import (
     VARIANT_NAME_ENV,
 )
 from infra.account import AwsAccount
-from infra.config import MonitorConfig
+from infra.config import MonitorConfig, has_local_storage
 from infra.iam import CAPTURE_PREFIX
 from infra.policies import (
     Document,
@@ -160,7 +160,9 @@ def processing_job_request(job: JobSettings) -> dict[str, Any]:
         ]
     }
     if job.kms_key_arn:
-        cluster["VolumeKmsKeyId"] = job.kms_key_arn
+        # AWS encrypts local NVMe storage itself and refuses a volume key for it.
+        if not has_local_storage(job.instance_type):
+            cluster["VolumeKmsKeyId"] = job.kms_key_arn
         outputs["KmsKeyId"] = job.kms_key_arn
     return {
         "ProcessingJobName": f"{job.job_prefix}-{EXECUTION_ID}",

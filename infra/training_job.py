@@ -21,7 +21,7 @@ import pulumi_aws as aws
 from contracts.artifact import MODEL_ARCHIVE
 from contracts.container import TRAIN_CHANNEL
 from contracts.metrics import METRIC_NAMES, METRIC_SPLITS, metric_regex
-from infra.config import TrainingConfig
+from infra.config import TrainingConfig, has_local_storage
 from infra.iam import CHECKPOINTS_PREFIX, TRAINING_OUTPUT_PREFIX
 from infra.naming import training_job_name
 
@@ -130,7 +130,10 @@ class TrainingJob(pulumi.ComponentResource):
                     # The training container fits one model on one machine.
                     instance_count=1,
                     volume_size_in_gb=args.training.volume_gb,
-                    volume_kms_key_id=args.kms_key_arn,
+                    # AWS encrypts local NVMe storage itself and refuses a key for it.
+                    volume_kms_key_id=(
+                        None if has_local_storage(args.training.instance_type) else args.kms_key_arn
+                    ),
                 ),
                 stopping_condition=aws.sagemaker.TrainingJobStoppingConditionArgs(
                     max_runtime_in_seconds=args.training.max_runtime_seconds,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.config import NAMESPACE, ConfigError, StackConfig, parse_config
-from infra.engine_config import EngineConfigError, engine_config_values, namespace_values
+from infra.config import ConfigError, StackConfig, parse_engine_config
+from infra.engine_config import EngineConfigError, engine_config_values
 
 REGION_KEY = "aws:region"
 
@@ -30,7 +30,7 @@ def read_stack(project_dir: Path, stack: str) -> Stack:
         values = engine_config_values(project_dir, stack)
     except EngineConfigError as error:
         raise ConfigError(str(error)) from None
-    config = parse_config(namespace_values(values, NAMESPACE))
+    config = parse_engine_config(values)
     region = values.get(REGION_KEY, "")
     if not region.strip():
         raise ConfigError(

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 import yaml
 
 from contracts.metrics import GATED_METRICS
+from infra import config
 from infra.config import (
     KEYS,
     AlarmThresholds,
     ConfigError,
     StackConfig,
     config_value,
+    has_local_storage,
     ignored_settings,
     load_stack_config,
     parse_config,
+    parse_engine_config,
 )
 from tests.conftest import REPO
 from training.hyperparameters import parse_hyperparameters
@@ -119,7 +125,7 @@ def test_training_hyperparameters_carry_bars_and_extras() -> None:
         (
             {"endpointInstanceTyp": "ml.m5.large"},
             "sagestack:endpointInstanceTyp is not declared in Pulumi.yaml (did you mean "
-            "endpointInstanceType?); declared keys: ",
+            "endpointInstanceType or ",
         ),
     ],
 )
@@ -230,3 +236,224 @@ def test_each_unit_holds_its_own_keys() -> None:
     assert config.autoscaling.max_instances == 3
     assert config.monitor.window_minutes == 30
     assert config.notifications.emails == ("a@example.com", "b@example.com")
+
+
+def _problems(values: dict[str, object]) -> str:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(values)
+    return str(raised.value)
+
+
+def test_cross_checks_run_beside_per_key_problems() -> None:
+    message = _problems(
+        {"trainingVolumeGb": "0", "dataCapturePercent": "5", "serverlessMemoryMb": "1025"}
+    )
+    assert "trainingVolumeGb='0'" in message
+    assert "dataCapturePercent=5 needs endpointInstanceType" in message
+    assert "serverlessMemoryMb=1025 must be one of" in message
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_non_finite_value_is_a_config_error_naming_the_key(value: float) -> None:
+    assert "sagestack:minF1=" in _problems({"minF1": value})
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"logRetentionDays": "1_4"}, "logRetentionDays"),
+        ({"logRetentionDays": "١٤"}, "logRetentionDays"),
+        ({"trainingVolumeGb": "1_0"}, "trainingVolumeGb"),
+        ({"minF1": "0_1"}, "minF1"),
+        ({"minF1": "\uff10.\uff19"}, "minF1"),  # full-width digits
+        ({"minF1": "0.9e99999"}, "minF1"),
+        ({"trainingVolumeGb": "9" * 5000}, "trainingVolumeGb"),
+        ({"logRetentionDays": "9" * 5000}, "logRetentionDays"),
+    ],
+)
+def test_numbers_are_ascii_digits_as_the_engine_reads_them(
+    values: dict[str, object], key: str
+) -> None:
+    message = _problems(values)
+    assert f"sagestack:{key}=" in message
+    assert len(message) < 1000  # a 5000-digit value is shown cut short
+
+
+def test_numbers_still_parse_with_ascii_digits() -> None:
+    config = parse_config({"logRetentionDays": " 14", "minF1": "+0.5", "trainingVolumeGb": "020"})
+    assert config.logs.retention_days == 14
+    assert config.training.min_f1 == 0.5
+    assert config.training.volume_gb == 20
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "shown"),
+    [
+        ('{"C": NaN}', '"C" must be a finite number'),
+        ('{"C": Infinity}', '"C" must be a finite number'),
+        ('{"C": -Infinity}', '"C" must be a finite number'),
+        ('{"C": 1e400}', '"C" must be a finite number'),
+        ('{"C": 1' + "0" * 5000 + "}", '"C" must be a finite number'),
+        ('{"C": 0.5, "C": 2}', "must not repeat a key ('C' repeated)"),
+        ("[" * 100000, "not valid JSON (nested too deeply)"),
+        ('{"C": "' + "[" * 100000 + '"}', "at most 2500 characters"),
+        ('{"C": {"a": 1}}', "'C' must be a number, text, a list of those, or null"),
+        ('{"C": true}', "'C' must be a number, text, a list of those, or null"),
+        ('{"id_columns": [["a"]]}', "'id_columns' must be a number, text"),
+        ('{"C": "a\\nb"}', "on one line"),
+        ('{"' + "k" * 257 + '": 1}', "must be at most 256 characters"),
+        ('{"C": 0.5', "is not valid JSON"),
+    ],
+)
+def test_hyperparameters_training_or_sagemaker_would_refuse_are_named(
+    hyperparameters: str, shown: str
+) -> None:
+    message = _problems({"hyperparameters": hyperparameters})
+    assert "sagestack:hyperparameters" in message
+    assert shown.replace("'", '"') in message.replace("'", '"')
+    assert len(message) < 2000
+
+
+def test_the_whole_job_map_keeps_sagemakers_entry_limit() -> None:
+    extras = {f"k{n}": n for n in range(94)}  # + target, algorithm and 5 bars = 101
+    bars = {key.name: "0.5" for key in KEYS if key.name.startswith("min")}
+    message = _problems({"hyperparameters": json.dumps(extras), **bars})
+    assert "would get 101 hyperparameters" in message
+    assert "at most 100" in message
+    extras.pop("k0")
+    parse_config({"hyperparameters": json.dumps(extras), **bars})
+
+
+def test_lists_and_null_pass_as_the_json_training_reads() -> None:
+    config = parse_config(
+        {"hyperparameters": '{"id_columns": ["a", "b"], "max_depth": null, "C": 0.5}'}
+    )
+    job = config.training.job_hyperparameters()
+    assert job["id_columns"] == '["a", "b"]'
+    assert job["max_depth"] == "null"
+    hyperparameters, _ = parse_hyperparameters(job)
+    assert hyperparameters.id_columns == ("a", "b")
+    assert hyperparameters.max_depth is None
+
+
+@pytest.mark.parametrize("namespace", ["sagestak", "Sagestack", "SAGESTACK", "sage-stack"])
+def test_a_namespace_close_to_ours_is_an_error(tmp_path: Path, namespace: str) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    shutil.copy(REPO / "Pulumi.yaml", project)
+    (project / "Pulumi.qa.yaml").write_text(f"config:\n  {namespace}:minF1: '0.99'\n")
+    with pytest.raises(ConfigError) as raised:
+        load_stack_config(project, "qa")
+    assert f"namespace {namespace}: is not sagestack: (did you mean sagestack:?)" in str(
+        raised.value
+    )
+
+
+def test_other_namespaces_are_not_typos() -> None:
+    config = parse_engine_config(
+        {"aws:region": "us-east-1", "pulumi:tags": "{}", "sagestack:minF1": "0.5"}
+    )
+    assert config.training.min_f1 == 0.5
+
+
+def test_an_unknown_key_lists_only_the_closest_names() -> None:
+    message = _problems({"minF": "0.5"})
+    assert "did you mean minF1" in message
+    assert "autoscalingScaleInCooldownSeconds" not in message
+    message = _problems({"x" * 10_000: "1"})
+    assert "docs/configuration.md lists the keys" in message
+    assert len(message) < 500
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        ({"alarmPeriodSeconds": 1800, "alarmEvaluationPeriods": 100}, "must be at most 86400 s"),
+        ({"alarmPeriodSeconds": 86400, "alarmEvaluationPeriods": 8}, "must be at most 604800 s"),
+        ({"monitorSchedule": "rate(0 minutes)"}, "monitorSchedule='rate(0 minutes)'"),
+        ({"monitorSchedule": "rate(1 minutes)"}, "monitorSchedule='rate(1 minutes)'"),
+        ({"monitorSchedule": "rate(5 minute)"}, "monitorSchedule='rate(5 minute)'"),
+        ({"monitorSchedule": "rate(\u0661 hour)"}, "monitorSchedule="),
+        ({"monitorSchedule": "rate(" + "9" * 5000 + " days)"}, "monitorSchedule="),
+        ({"monitorSchedule": "cron(x)"}, "monitorSchedule='cron(x)'"),
+        ({"monitorSchedule": "cron(* * * * * *)"}, "cron needs ? in day-of-month"),
+        ({"trainingInstanceType": "ml.foo.bar"}, "trainingInstanceType='ml.foo.bar' must be"),
+        ({"trainingInstanceType": "ml.m5.lrage"}, "did you mean ml.m5.large"),
+        ({"endpointInstanceType": "ml.m5.lrage"}, "did you mean ml.m5.large"),
+        ({"monitorInstanceType": "ml.t3.mediun"}, "did you mean ml.t3.medium"),
+        ({"monitorGithubRepository": "-/.."}, "monitorGithubRepository='-/..'"),
+        ({"monitorGithubRepository": "octo/.."}, "monitorGithubRepository='octo/..'"),
+        ({"monitorGithubRepository": "octo/."}, "monitorGithubRepository='octo/.'"),
+        ({"monitorGithubRepository": "a--b/c"}, "monitorGithubRepository='a--b/c'"),
+        ({"monitorGithubRepository": "-ab/c"}, "monitorGithubRepository='-ab/c'"),
+        ({"alarmEmails": "<a@b.c>"}, "alarmEmails='<a@b.c>'"),
+        ({"alarmEmails": "a@b.c."}, "alarmEmails='a@b.c.'"),
+        ({"alarmEmails": '"a"@b.c'}, "alarmEmails="),
+        ({"alarmEmails": "a@b.co,A@b.co"}, "must not repeat an address"),
+        ({"alarmHttpsUrl": "https://:@"}, "alarmHttpsUrl='https://:@'"),
+        ({"alarmHttpsUrl": "https://a"}, "alarmHttpsUrl='https://a'"),
+    ],
+)
+def test_values_aws_would_refuse_are_named(values: dict[str, object], shown: str) -> None:
+    message = _problems(values)
+    assert shown in message
+    assert len(message) < 2000
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("monitorSchedule", "rate(1 minute)"),
+        ("monitorSchedule", "rate(5 minutes)"),
+        ("monitorSchedule", "cron(0 6 * * ? *)"),
+        ("monitorSchedule", "cron(0/15 8-17 ? * MON-FRI *)"),
+        ("monitorGithubRepository", "octo-org/sage.stack_x-1"),
+        ("monitorGithubRepository", "octo/.github"),
+        ("alarmEmails", "ml@example.com, on.call+x@team.example.co.uk"),
+        ("alarmHttpsUrl", "https://hooks.example.com:8443/sagestack?x=1"),
+        ("trainingInstanceType", "ml.g5.xlarge"),
+        ("monitorInstanceType", "ml.m7i-flex.large"),
+        ("endpointInstanceType", "ml.p6-b200.48xlarge"),
+    ],
+)
+def test_values_aws_takes_still_pass(key: str, value: str) -> None:
+    secret = {"monitorGithubTokenSecret": "gh"} if key == "monitorGithubRepository" else {}
+    assert config_value(parse_config({key: value, **secret}), key) is not None
+
+
+def test_alarm_window_limits_are_inclusive() -> None:
+    parse_config({"alarmPeriodSeconds": 1800, "alarmEvaluationPeriods": 48})
+    parse_config({"alarmPeriodSeconds": 86400, "alarmEvaluationPeriods": 7})
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "local"),
+    [
+        ("ml.m5.large", False),
+        ("ml.m5d.large", True),
+        ("ml.g4dn.xlarge", True),
+        ("ml.g5.xlarge", True),
+        ("ml.g6.xlarge", True),
+        ("ml.g6e.xlarge", True),
+        ("ml.p4d.24xlarge", True),
+        ("ml.p5.48xlarge", True),
+        ("ml.trn1.32xlarge", True),
+        ("ml.inf2.xlarge", False),
+        ("ml.m7i-flex.large", False),
+        ("ml.p6-b200.48xlarge", True),
+        ("ml.t3.medium", False),
+    ],
+)
+def test_local_storage_covers_the_nvme_families(instance_type: str, local: bool) -> None:
+    assert has_local_storage(instance_type) is local
+
+
+def test_sagemaker_limits_match_botocore() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model("CreateTrainingJob").input_shape.members["HyperParameters"]
+    assert shape.metadata["max"] == config.HYPERPARAMETERS_MAX_ENTRIES
+    assert shape.key.metadata["max"] == config.HYPERPARAMETER_KEY_MAX
+    assert shape.value.metadata["max"] == config.HYPERPARAMETER_VALUE_MAX
+    assert shape.key.metadata["pattern"] == shape.value.metadata["pattern"] == ".*"

@@ -82,3 +82,56 @@ def test_a_pipe_in_a_description_stays_in_its_cell(monkeypatch: pytest.MonkeyPat
         config_table().splitlines()[-1]
         == f"| `{piped.name}` | string | `{piped.default}` | a \\| b |"
     )
+
+
+def _only(monkeypatch: pytest.MonkeyPatch, **changes: str) -> None:
+    key = dataclasses.replace(KEYS[0], **changes)  # type: ignore[arg-type]  # str fields only
+    monkeypatch.setattr("infra.config_docs.KEYS", (key,))
+
+
+def _row(monkeypatch: pytest.MonkeyPatch, **changes: str) -> str:
+    _only(monkeypatch, **changes)
+    return config_table().splitlines()[-1]
+
+
+def test_a_pipe_or_backtick_in_a_default_stays_in_its_code_span(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _row(monkeypatch, default="a|b").split(" | ")[2] == "`a\\|b`"
+    assert _row(monkeypatch, default="a`b").split(" | ")[2] == "``a`b``"
+    assert _row(monkeypatch, default="`x`").split(" | ")[2] == "`` `x` ``"
+
+
+def test_an_escaped_pipe_is_not_escaped_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _row(monkeypatch, description="a \\| b | c").endswith("| a \\| b \\| c |")
+
+
+def test_a_newline_in_a_description_keeps_the_row_on_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _only(monkeypatch, description="first\nsecond")
+    assert config_table().count("\n") == 3
+    assert config_table().splitlines()[-1].endswith("| first second |")
+
+
+def test_the_markers_in_a_description_keep_regeneration_idempotent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _only(monkeypatch, description=f"see {TABLE_END} and {TABLE_BEGIN}")
+    page = f"# T\n{TABLE_BEGIN}\nold\n{TABLE_END}\nafter\n"
+    once = with_config_table(page)
+    assert with_config_table(once) == once
+    assert once.endswith(f"{TABLE_END}\nafter\n")
+
+
+def test_unicode_is_written_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    _only(monkeypatch, description="café — naïve")
+    assert "café — naïve" in config_block()
+
+
+def test_a_boolean_default_is_written_from_its_parsed_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    boolean = next(key for key in KEYS if key.kind == "boolean")
+    monkeypatch.setattr("infra.config_docs.KEYS", (dataclasses.replace(boolean, default="True"),))
+    assert yaml.safe_load(config_block())["config"][boolean.name]["default"] is True

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from infra.config import KEYS, ConfigError, load_stack_config, parse_config
 from infra.engine_config import EngineConfigError, engine_config_values, go_json, namespace_values
 from tests.conftest import REPO
 from tests.infra.conftest import STACKS
-from tests.infra.program import Graph, run_program, stack_config
+from tests.infra.program import Graph, run, run_program, stack_config
 from tests.infra.test_snapshots import snapshot
 
 
@@ -273,3 +274,84 @@ def test_local_mode_reads_the_same_config_and_says_what_it_ignores(
     (project / "Pulumi.qa.yaml").write_text("config:\n  sagestack:trainingUseSpot: yes\n")
     with pytest.raises(LocalError, match="'trainingUseSpot' must be of type 'boolean'"):
         run("qa", None, 8080, True, project, tmp_path / "runs")
+
+
+def _stack_file(tmp_path: Path, content: bytes) -> Path:
+    project = _project(tmp_path, "")
+    (project / "Pulumi.qa.yaml").write_bytes(content)
+    return project
+
+
+def _alias_bomb(levels: int = 8) -> bytes:
+    # 10**levels items once every alias is expanded, from a file of a few hundred bytes.
+    lines = ["config:", "  sagestack:l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels + 1):
+        ref = f"*l{level - 1}"
+        lines.append(f"  sagestack:l{level}: &l{level} [{', '.join([ref] * 10)}]")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_an_alias_bomb_fails_fast_as_yaml_v3_fails(tmp_path: Path) -> None:
+    project = _stack_file(tmp_path, _alias_bomb())
+    started = time.monotonic()
+    with pytest.raises(
+        ConfigError, match=r"Pulumi\.qa\.yaml: document contains excessive aliasing"
+    ):
+        load_stack_config(project, "qa")
+    assert time.monotonic() - started < 1
+
+
+def test_a_few_aliases_are_still_fine(tmp_path: Path) -> None:
+    project = _stack_file(
+        tmp_path,
+        b"config:\n  aws:region: &r us-east-1\n  aws:tags: {a: *r, b: *r}\n",
+    )
+    assert engine_config_values(project, "qa")["aws:tags"] == '{"a":"us-east-1","b":"us-east-1"}'
+
+
+@pytest.mark.parametrize("name", ["Pulumi.qa.yaml", "Pulumi.yaml"])
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, name: str) -> None:
+    project = _stack_file(tmp_path, b"config:\n  sagestack:target: \xff\n")
+    if name == "Pulumi.yaml":
+        (project / "Pulumi.qa.yaml").write_text("config: {}\n")
+        (project / name).write_bytes((project / name).read_bytes() + b"# \xfe\n")
+    with pytest.raises(ConfigError, match=f"could not read {re.escape(name)}: not UTF-8"):
+        load_stack_config(project, "qa")
+
+
+def test_deep_nesting_in_a_stack_file_is_a_clear_error(tmp_path: Path) -> None:
+    project = _stack_file(tmp_path, b"config:\n  aws:x: " + b"[" * 5000 + b"]" * 5000 + b"\n")
+    with pytest.raises(ConfigError, match=r"Pulumi\.qa\.yaml: nested too deeply"):
+        load_stack_config(project, "qa")
+
+
+@pytest.mark.parametrize("key", ["trainingVolumeGb", "logRetentionDays", "minF1"])
+def test_a_5000_digit_number_is_an_error_naming_the_key(tmp_path: Path, key: str) -> None:
+    project = _stack_file(tmp_path, f"config:\n  sagestack:{key}: {'9' * 5000}\n".encode())
+    with pytest.raises(ConfigError, match=f"'?{key}'?") as raised:
+        load_stack_config(project, "qa")
+    assert len(str(raised.value)) < 1000
+
+
+def test_a_number_beyond_float64_stays_the_text_yaml_v3_keeps(tmp_path: Path) -> None:
+    values = _engine(tmp_path, f"  sagestack:dataVersion: {'9' * 5000}\n  aws:x: 1e400\n")
+    assert values["sagestack:dataVersion"] == "9" * 5000
+    assert values["aws:x"] == "1e400"
+    assert _engine(tmp_path / "b", f"  aws:x: {'9' * 30}\n")["aws:x"] == "1e+30"
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+def test_a_non_finite_stack_value_names_its_key(tmp_path: Path, value: str) -> None:
+    with pytest.raises(EngineConfigError, match="configuration key 'sagestack:minF1': json: "):
+        _engine(tmp_path, f"  sagestack:minF1: {value}\n")
+
+
+def test_the_program_rejects_a_misspelt_namespace_under_the_engine_too() -> None:
+    from infra.config import load_from_pulumi
+
+    def program() -> None:
+        load_from_pulumi()
+
+    values = {**stack_config("dev"), "Sagestack:minF1": "0.99"}
+    with pytest.raises(ConfigError, match="namespace Sagestack: is not sagestack:"):
+        run(program, "dev", values)

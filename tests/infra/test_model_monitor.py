@@ -259,3 +259,17 @@ def test_the_names_shared_with_the_monitor_command_match_its_contract(
     assert values[DATASET_DRIFT_METRIC] == 1
     assert values[QUALITY_BELOW_BAR_METRIC] == 1
     assert ROWS_MONITORED_METRIC in values
+
+
+def test_no_volume_key_for_instances_with_local_storage() -> None:
+    # AWS refuses VolumeKmsKeyId for instances with NVMe instance storage (it encrypts that).
+    graph = run_program(
+        "prod", {"monitorInstanceType": "ml.g4dn.xlarge", "trainingInstanceType": "ml.g5.xlarge"}
+    )
+    request = _request(graph)
+    key = graph.one("aws:kms/key:Key").outputs["arn"]
+    assert "VolumeKmsKeyId" not in request["ProcessingResources"]["ClusterConfig"]
+    assert request["ProcessingOutputConfig"]["KmsKeyId"] == key  # the report is still encrypted
+    job = graph.one("aws:sagemaker/trainingJob:TrainingJob").inputs
+    assert "volumeKmsKeyId" not in job["resourceConfig"]
+    assert job["outputDataConfig"]["kmsKeyId"] == key

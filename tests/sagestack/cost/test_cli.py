@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -153,13 +154,14 @@ def _project(tmp_path: Path, stack_file: str) -> Path:
 
 
 def test_an_unknown_instance_type_is_an_unpriced_line_and_no_total(tmp_path: Path) -> None:
+    # A type SageMaker takes (the config refuses any other) that the snapshot does not price.
     project = _project(
         tmp_path,
-        "config:\n  aws:region: us-east-1\n  sagestack:endpointInstanceType: ml.zz9.huge\n",
+        "config:\n  aws:region: us-east-1\n  sagestack:endpointInstanceType: ml.m4.xlarge\n",
     )
     result = cost("--stack", "qa", "--project-dir", str(project))
     assert result.returncode == 0, result.stderr
-    assert "no price for sagemaker.hosting:ml.zz9.huge in us-east-1" in result.stdout
+    assert "no price for sagemaker.hosting:ml.m4.xlarge in us-east-1" in result.stdout
     assert "total: unknown: 1 line(s) unpriced" in result.stdout
     document = _json("--stack", "qa", "--project-dir", str(project))
     assert document["total_usd"] is None
@@ -239,3 +241,35 @@ def test_a_stack_new_on_this_branch_is_compared_with_nothing(tmp_path: Path) -> 
     assert "The base branch has no estimate for this stack: every line is new." in result.stdout
     assert "| endpoint instances (ml.m5.large) |" in result.stdout
     assert "+$167.90 |" in result.stdout
+
+
+_BOMB = "config:\n  sagestack:l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"  sagestack:l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]\n" for n in range(1, 9)
+)
+
+
+@pytest.mark.parametrize(
+    ("stack_file", "message"),
+    [
+        (_BOMB.encode(), "Pulumi.qa.yaml: document contains excessive aliasing"),
+        (b"config:\n  sagestack:target: \xff\n", "Pulumi.qa.yaml: not UTF-8"),
+        (f"config:\n  sagestack:trainingVolumeGb: {'9' * 5000}\n".encode(), "'trainingVolumeGb'"),
+        (
+            b"config:\n  sagestack:hyperparameters: '" + b"[" * 5000 + b"'\n",
+            "sagestack:hyperparameters=",
+        ),
+    ],
+    ids=["alias-bomb", "not-utf8", "5000-digits", "deep-json"],
+)
+def test_a_hostile_stack_file_is_a_quick_clear_error(
+    tmp_path: Path, stack_file: bytes, message: str
+) -> None:
+    project = _project(tmp_path, "")
+    (project / "Pulumi.qa.yaml").write_bytes(stack_file)
+    started = time.monotonic()
+    result = cost("--stack", "qa", "--project-dir", str(project))
+    assert time.monotonic() - started < 10  # the interpreter's start included
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr) < 2000
