@@ -18,11 +18,15 @@ import joblib
 import numpy as np
 from flask import Flask, Response, request
 
+# Importable here: the inference benchmark runs this under gunicorn from the development
+# venv, with the repository on PYTHONPATH.
+from contracts.artifact import MODEL_FILE
+
 # The stock container hands predict a bare array; the pipeline was fitted on named columns.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
 app = Flask(__name__)
-model = joblib.load(Path(os.environ["BASELINE_MODEL_DIR"]) / "model.joblib")
+model = joblib.load(Path(os.environ["BASELINE_MODEL_DIR"]) / MODEL_FILE)
 
 
 @app.route("/ping", methods=["GET"])

@@ -30,13 +30,16 @@ from typing import Any
 
 import numpy as np
 
+from contracts.artifact import MODEL_FILE
+from contracts.container import TRAIN_CHANNEL
+from contracts.hyperparameters import ALGORITHMS
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 FEATURES = 30
 ROWS = 20_000
 ROUNDS = 5
 ROWS_PER_ROUND = 20
-ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 
 SHAP_SCRIPT = r"""
 import json, statistics, sys, time
@@ -103,7 +106,7 @@ def _fit(algorithm: str, root: Path) -> Path:
     data = root / f"{algorithm}.csv"
     frame.to_csv(data, index=False)
     layout = TrainingJobLayout.create(
-        root / algorithm, {"target": "target", "algorithm": algorithm}, {"train": [data]}
+        root / algorithm, {"target": "target", "algorithm": algorithm}, {TRAIN_CHANNEL: [data]}
     )
     run(TrainingPaths(layout.base))
     return layout.model_dir
@@ -160,7 +163,7 @@ def _ours(model_dir: Path) -> dict[str, Any]:
 def _shap(python: str, model_dir: Path, scratch: Path) -> dict[str, Any]:
     import joblib
 
-    pipeline = joblib.load(model_dir / "model.joblib")
+    pipeline = joblib.load(model_dir / MODEL_FILE)
     rng = np.random.default_rng(1)
     raw = rng.normal(size=(ROWS_PER_ROUND, FEATURES))
     import pandas as pd
@@ -175,7 +178,7 @@ def _shap(python: str, model_dir: Path, scratch: Path) -> dict[str, Any]:
     # image would ship compiled bytecode, so the second run's figures are the ones compared.
     for _ in range(2):
         completed = subprocess.run(
-            [python, str(script), str(model_dir / "model.joblib"), str(scratch / "rows.npy")],
+            [python, str(script), str(model_dir / MODEL_FILE), str(scratch / "rows.npy")],
             capture_output=True,
             text=True,
             check=False,

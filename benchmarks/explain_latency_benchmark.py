@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.explain_benchmark import FEATURES, _fit
+from contracts.container import BASE_DIR_ENV, HOST_ENV, PORT_ENV, WORKERS_ENV
+from contracts.hyperparameters import ALGORITHMS
 from sagestack.processes import container_path, stop_group
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 LINEAR_GOAL_RATIO = 2.0
-ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 
 
 def _free_port() -> int:
@@ -45,10 +46,10 @@ def _serve(base: Path, port: int) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
         "PATH": container_path(),
-        "SAGEMAKER_BASE_DIR": str(base),
-        "SAGEMAKER_BIND_TO_PORT": str(port),
-        "SAGESTACK_BIND_HOST": "127.0.0.1",
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        BASE_DIR_ENV: str(base),
+        PORT_ENV: str(port),
+        HOST_ENV: "127.0.0.1",
+        WORKERS_ENV: "1",
     }
     process = subprocess.Popen(
         ["serve"],

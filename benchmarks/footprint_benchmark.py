@@ -36,11 +36,12 @@ from typing import Any
 import pandas as pd
 
 from benchmarks.pinned_venv import image_python
+from contracts.container import BASE_DIR_ENV, HOST_ENV, PORT_ENV, TRAIN_CHANNEL, WORKERS_ENV
+from contracts.hyperparameters import ALGORITHMS
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 UV = Path(sys.executable).parent / "uv"
-ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 MIB = 1024 * 1024
 
 
@@ -101,7 +102,9 @@ def _train(root: Path, algorithm: str) -> Path:
     root.mkdir(parents=True)
     frame.to_csv(root / "train.csv", index=False)
     layout = TrainingJobLayout.create(
-        root / "job", {"target": "target", "algorithm": algorithm}, {"train": [root / "train.csv"]}
+        root / "job",
+        {"target": "target", "algorithm": algorithm},
+        {TRAIN_CHANNEL: [root / "train.csv"]},
     )
     run(TrainingPaths(layout.base))
     return layout.base
@@ -118,10 +121,10 @@ def _cold_start(base: Path) -> float:
     port = _free_port()
     env = {
         **os.environ,
-        "SAGEMAKER_BASE_DIR": str(base),
-        "SAGEMAKER_BIND_TO_PORT": str(port),
-        "SAGESTACK_BIND_HOST": "127.0.0.1",
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        BASE_DIR_ENV: str(base),
+        PORT_ENV: str(port),
+        HOST_ENV: "127.0.0.1",
+        WORKERS_ENV: "1",
         "PYTHONPATH": str(REPO),
     }
     started = time.perf_counter()

@@ -47,13 +47,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.pinned_venv import image_python, pinned_python
+from contracts.artifact import MODEL_FILE
+from contracts.container import BASE_DIR_ENV, HOST_ENV, PORT_ENV, TRAIN_CHANNEL, WORKERS_ENV
+from contracts.hyperparameters import ALGORITHMS
 from sagestack.processes import container_path, stop_group
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 DATASET = REPO / "data" / "breast_cancer.csv"
 CONNECTIONS = (1, 8)
-ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 MAX_POINT_SECONDS = 20
 SIX_MB = 6_291_456
 MLSERVER_VENV = REPO / ".benchmarks" / "mlserver-venv"
@@ -144,10 +146,10 @@ def ours(base: Path, workers: int, port: int) -> tuple[list[str], dict[str, str]
         **os.environ,
         "PATH": os.pathsep.join(path),
         "PYTHONPATH": str(REPO),
-        "SAGEMAKER_BASE_DIR": str(base),
-        "SAGEMAKER_BIND_TO_PORT": str(port),
-        "SAGESTACK_BIND_HOST": "127.0.0.1",
-        "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
+        BASE_DIR_ENV: str(base),
+        PORT_ENV: str(port),
+        HOST_ENV: "127.0.0.1",
+        WORKERS_ENV: str(workers),
     }
 
 
@@ -165,7 +167,7 @@ def mlserver(base: Path, folder: Path, port: int) -> Server:
     model = {
         "name": MLSERVER_MODEL,
         "implementation": "mlserver_sklearn.SKLearnModel",
-        "parameters": {"uri": str(base / "model" / "model.joblib")},
+        "parameters": {"uri": str(base / "model" / MODEL_FILE)},
     }
     (folder / "model-settings.json").write_text(json.dumps(model))
     python = pinned_python(MLSERVER_VENV, MLSERVER_REQUIREMENTS)
@@ -474,9 +476,9 @@ def train_model(root: Path, algorithm: str = "logistic_regression") -> Path:
     from sagestack.layout import TrainingJobLayout
 
     layout = TrainingJobLayout.create(
-        root / algorithm, {"algorithm": algorithm}, {"train": [DATASET]}
+        root / algorithm, {"algorithm": algorithm}, {TRAIN_CHANNEL: [DATASET]}
     )
-    environment = {**os.environ, "PATH": container_path(), "SAGEMAKER_BASE_DIR": str(layout.base)}
+    environment = {**os.environ, "PATH": container_path(), BASE_DIR_ENV: str(layout.base)}
     subprocess.run(["train"], env=environment, check=True, stdout=subprocess.DEVNULL)
     return layout.base
 

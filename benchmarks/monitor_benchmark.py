@@ -34,6 +34,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.pinned_venv import pinned_python
+from contracts.artifact import MODEL_FILE, SCHEMA_FILE
+from contracts.container import TEST_CHANNEL, TRAIN_CHANNEL
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / ".benchmarks" / "monitor"
@@ -50,7 +52,7 @@ TARGET_MEMORY_SHARE = 1 / 3
 
 def train_model() -> Path:
     model_dir = WORK / "job" / "model"
-    if (model_dir / "schema.json").is_file():
+    if (model_dir / SCHEMA_FILE).is_file():
         return model_dir
     import pandas as pd
 
@@ -67,7 +69,7 @@ def train_model() -> Path:
     layout = TrainingJobLayout.create(
         WORK / "job",
         {"target": "target"},
-        {"train": [data / "train.csv"], "test": [data / "test.csv"]},
+        {TRAIN_CHANNEL: [data / "train.csv"], TEST_CHANNEL: [data / "test.csv"]},
     )
     run(TrainingPaths(layout.base))
     return model_dir
@@ -87,7 +89,7 @@ def make_rows(rows: int, model_dir: Path) -> tuple[Path, Path, Path]:
     names_path = folder / "names.json"
     if (folder / "done").is_file():
         return capture, matrix_path, names_path
-    schema = json.loads((model_dir / "schema.json").read_text())
+    schema = json.loads((model_dir / SCHEMA_FILE).read_text())
     names = [feature["name"] for feature in schema["features"]]
     train = pd.read_csv(WORK / "data" / "train.csv")[names]
     rng = np.random.default_rng(0)
@@ -95,7 +97,7 @@ def make_rows(rows: int, model_dir: Path) -> tuple[Path, Path, Path]:
     values = np.round(values * rng.normal(1.0, 0.02, values.shape), 6)
     for name in SHIFTED:
         values[:, names.index(name)] *= 1.3
-    probabilities = joblib.load(model_dir / "model.joblib").predict_proba(
+    probabilities = joblib.load(model_dir / MODEL_FILE).predict_proba(
         pd.DataFrame(values, columns=names)
     )
     classes = schema["classes"]

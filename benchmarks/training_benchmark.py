@@ -32,6 +32,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from contracts.artifact import EVALUATION_FILE
+from contracts.container import BASE_DIR_ENV, TRAIN_CHANNEL
 from training.explain import IMPORTANCE_ROWS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,13 +99,13 @@ def entrypoint_command(data: Path, workdir: Path) -> tuple[list[str], dict[str, 
     from sagestack.processes import container_path
 
     layout = TrainingJobLayout.create(workdir, {}, {})
-    channel = workdir / "input" / "data" / "train"
+    channel = workdir / "input" / "data" / TRAIN_CHANNEL
     channel.mkdir(parents=True, exist_ok=True)
     (channel / data.name).symlink_to(data)
     (workdir / "input" / "config" / "inputdataconfig.json").write_text(
-        json.dumps({"train": {"TrainingInputMode": "File"}})
+        json.dumps({TRAIN_CHANNEL: {"TrainingInputMode": "File"}})
     )
-    environment = {**os.environ, "PATH": container_path(), "SAGEMAKER_BASE_DIR": str(layout.base)}
+    environment = {**os.environ, "PATH": container_path(), BASE_DIR_ENV: str(layout.base)}
     return ["train"], environment
 
 
@@ -135,7 +137,7 @@ def run_size(rows: int, repeats: int) -> dict[str, object]:
                     samples[name].append(sample)
                     if name == "entrypoint":
                         report = json.loads(
-                            (workdir / "output" / "data" / "evaluation.json").read_text()
+                            (workdir / "output" / "data" / EVALUATION_FILE).read_text()
                         )
                         explanation_seconds.append(float(report["explanations"]["seconds"]))
                     print(

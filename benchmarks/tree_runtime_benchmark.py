@@ -32,6 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.artifact import MODEL_FILE, SCHEMA_FILE
+from contracts.container import TEST_CHANNEL, TRAIN_CHANNEL
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 CALLS_PER_ROUND = 200
@@ -65,7 +68,9 @@ def _train(root: Path, frame: pd.DataFrame, target: str, ids: str, algorithm: st
     if ids:
         hp["id_columns"] = ids
     layout = TrainingJobLayout.create(
-        root / "job", hp, {"train": [source / "train.csv"], "test": [source / "test.csv"]}
+        root / "job",
+        hp,
+        {TRAIN_CHANNEL: [source / "train.csv"], TEST_CHANNEL: [source / "test.csv"]},
     )
     run(TrainingPaths(layout.base))
     return layout.model_dir
@@ -96,8 +101,8 @@ def _candidates(model_dir: Path, held_out: pd.DataFrame) -> dict[str, Any]:
     from inference.predictor import compile_predictor
     from tests.inference.agreement import is_missing
 
-    pipeline = joblib.load(model_dir / "model.joblib")
-    schema = json.loads((model_dir / "schema.json").read_text())
+    pipeline = joblib.load(model_dir / MODEL_FILE)
+    schema = json.loads((model_dir / SCHEMA_FILE).read_text())
     kinds = {f["name"]: f["kind"] for f in schema["features"]}
     frame = held_out
     reference = pipeline.predict_proba(frame)
@@ -219,7 +224,7 @@ def main() -> None:
                 root = Path(scratch) / f"{len(results['cases'])}"
                 model_dir = _train(root, frame, target, ids, algorithm)
                 held_out = pd.read_csv(root / "data" / "test.csv")
-                schema = json.loads((model_dir / "schema.json").read_text())
+                schema = json.loads((model_dir / SCHEMA_FILE).read_text())
                 names = [f["name"] for f in schema["features"]]
                 from tests.training.inference_fixtures import as_training_input
 

@@ -27,9 +27,9 @@ MODULES = (
     contracts.json_values,
     contracts.metrics,
 )
-# The code on both sides of the import wall (tests and benchmarks may restate a contract: a
-# test that spells the value out checks it independently).
-PRODUCT = ("infra", "training", "inference", "sagestack")
+# The code on both sides of the import wall, and the benchmarks that drive it (tests may
+# restate a contract: a test that spells the value out checks it independently).
+PRODUCT = ("infra", "training", "inference", "sagestack", "benchmarks")
 # Words too common to be a contract on their own: the same text means other things elsewhere
 # (a split named "test", a JSON key "numeric" in predictor.json, the project's own name).
 COMMON_WORDS = frozenset(
@@ -52,6 +52,9 @@ def _literals(module: ModuleType) -> dict[str, str]:
 
 
 def _product_files() -> list[Path]:
+    # A folder renamed or moved would otherwise be skipped in silence (rglob finds nothing).
+    missing = [folder for folder in PRODUCT if not (REPO / folder / "__init__.py").is_file()]
+    assert not missing, f"PRODUCT names folders that are not packages: {missing}"
     return sorted(path for folder in PRODUCT for path in (REPO / folder).rglob("*.py"))
 
 
