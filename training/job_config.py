@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.container import KNOWN_CHANNELS, TRAIN_CHANNEL
+from contracts.json_text import JsonTextError, parse_json_text
 from training.environment import TrainingPaths
 from training.errors import DataError, HyperparameterError, TrainingError
 from training.hyperparameters import Hyperparameters, parse_hyperparameters
@@ -78,6 +79,10 @@ def log_resource_config(paths: TrainingPaths) -> None:
 
 def _read_json_config(path: Path, error: type[TrainingError]) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as invalid:
-        raise error(f"{path.name} is not valid JSON: {invalid}") from invalid
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as undecodable:
+        raise error(f"{path.name} is not UTF-8 text: {undecodable.reason}") from None
+    try:
+        return parse_json_text(text)
+    except JsonTextError as invalid:
+        raise error(f"{path.name} is not valid JSON: {invalid}") from None

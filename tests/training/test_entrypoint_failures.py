@@ -69,10 +69,16 @@ def _pipe_mode(base: Path) -> TrainingJobLayout:
     return TrainingJobLayout.create(base, {}, {"train": [SAMPLE_DATASET]}, input_mode="Pipe")
 
 
-def _broken_hyperparameters_json(base: Path) -> TrainingJobLayout:
-    layout = TrainingJobLayout.create(base, {}, {"train": [SAMPLE_DATASET]})
-    (base / "input" / "config" / "hyperparameters.json").write_text("{not json")
-    return layout
+def _hyperparameters_json(text: str) -> Setup:
+    def setup(base: Path) -> TrainingJobLayout:
+        layout = TrainingJobLayout.create(base, {}, {"train": [SAMPLE_DATASET]})
+        (base / "input" / "config" / "hyperparameters.json").write_text(text, encoding="utf-8")
+        return layout
+
+    return setup
+
+
+_broken_hyperparameters_json = _hyperparameters_json("{not json")
 
 
 _SAMPLE = pd.read_csv(SAMPLE_DATASET)
@@ -153,6 +159,22 @@ CASES: dict[str, tuple[Setup, tuple[str, ...]]] = {
     "hyperparameters.json is not JSON": (
         _broken_hyperparameters_json,
         ("hyperparameters.json is not valid JSON",),
+    ),
+    "hyperparameters.json nested too deeply": (
+        _hyperparameters_json("[" * 100_000),
+        ("hyperparameters.json is not valid JSON: nested too deeply (more than 64 levels)",),
+    ),
+    "hyperparameters.json with a key twice": (
+        _hyperparameters_json('{"algorithm": "random_forest", "algorithm": "xgboost"}'),
+        ("hyperparameters.json is not valid JSON: duplicate key 'algorithm'",),
+    ),
+    "hyperparameters.json with a 5000-digit number": (
+        _hyperparameters_json('{"seed": ' + "9" * 5000 + "}"),
+        ("hyperparameters.json is not valid JSON: a number with too many digits (5000;",),
+    ),
+    "hyperparameters.json with NaN": (
+        _hyperparameters_json('{"C": NaN}'),
+        ("hyperparameters.json is not valid JSON: NaN is not a JSON number",),
     ),
 }
 
