@@ -77,11 +77,12 @@ def number_between(low: float, high: float) -> Callable[[object], float]:
 
     def parse(value: object) -> float:
         number = math.nan
-        if isinstance(value, str):
-            with contextlib.suppress(Invalid):
+        # An integer too large for a float (OverflowError) is out of any float range.
+        with contextlib.suppress(Invalid, OverflowError):
+            if isinstance(value, str):
                 number = float(number_text(value))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                number = float(value)
         if not (math.isfinite(number) and low <= number <= high):
             raise Invalid(f"must be a number from {low:g} to {high:g}")
         return number

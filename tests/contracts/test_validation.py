@@ -100,3 +100,9 @@ def test_number_text(text: str, number: float) -> None:
 def test_number_text_refuses_anything_else(text: str) -> None:
     with pytest.raises(Invalid, match=r"^must be a number"):
         number_text(text)
+
+
+@pytest.mark.parametrize("value", ["1" + "0" * 400, 10**400, -(10**400)])
+def test_an_integer_too_large_for_a_float_is_out_of_range_not_a_crash(value: object) -> None:
+    with pytest.raises(Invalid, match=r"^must be a number from 0 to 1$"):
+        number_between(0, 1)(value)
