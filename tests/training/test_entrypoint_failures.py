@@ -172,6 +172,14 @@ CASES: dict[str, tuple[Setup, tuple[str, ...]]] = {
         _hyperparameters_json('{"seed": ' + "9" * 5000 + "}"),
         ("hyperparameters.json is not valid JSON: a number with too many digits (5000;",),
     ),
+    "a lone surrogate in a value": (
+        _hyperparameters_json('{"C": "\\ud800"}'),
+        ("C=\\ud800 must be a number",),
+    ),
+    "a lone surrogate in a target": (
+        _hyperparameters_json('{"target": "\\ud800"}'),
+        ("target column '\\ud800' not found",),
+    ),
     "hyperparameters.json with NaN": (
         _hyperparameters_json('{"C": NaN}'),
         ("hyperparameters.json is not valid JSON: NaN is not a JSON number",),
