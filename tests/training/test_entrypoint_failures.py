@@ -149,7 +149,7 @@ CASES: dict[str, tuple[Setup, tuple[str, ...]]] = {
     ),
     "several problems at once": (
         _job({"C": 0, "seed": -3}),
-        ("C=0 must be greater than 0", "seed=-3 must be a whole number >= 0"),
+        ("C=0 must be greater than 0", "seed=-3 must be a whole number from 0 to 4294967295"),
     ),
     "unknown positive class": (
         _job({"positive_class": "malignant"}),
@@ -172,6 +172,32 @@ CASES: dict[str, tuple[Setup, tuple[str, ...]]] = {
         _hyperparameters_json('{"seed": ' + "9" * 5000 + "}"),
         ("hyperparameters.json is not valid JSON: a number with too many digits (5000;",),
     ),
+    "seed beyond numpy's": (
+        _job({"seed": "4294967296"}),
+        ("seed=4294967296 must be a whole number from 0 to 4294967295",),
+    ),
+    "seed of 5000 digits": (
+        _job({"seed": "9" * 5000}),
+        ("seed=9999999999", "(4960 more characters) must be a whole number from 0 to 4294967295"),
+    ),
+    "search_folds above the limit": (
+        _job({"search": "grid", "search_folds": "100000"}),
+        ("search_folds=100000 must be a whole number from 2 to 20",),
+    ),
+    "search_folds above the rows of the smallest class": (
+        _with_frame(
+            pd.DataFrame({"x": range(60), "target": [0] * 50 + [1] * 10}),
+            {"search": "grid", "search_folds": 10},
+        ),
+        (
+            "Invalid hyperparameters: search_folds=10 is more than the 8 training rows of the "
+            "smallest class (1)",
+        ),
+    ),
+    "id_columns nested too deeply": (
+        _job({"id_columns": "[" * 100_000}),
+        ("id_columns=[[[[", "is not valid JSON (nested too deeply (more than 64 levels))"),
+    ),
     "a lone surrogate in a value": (
         _hyperparameters_json('{"C": "\\ud800"}'),
         ("C=\\ud800 must be a number",),
@@ -179,6 +205,14 @@ CASES: dict[str, tuple[Setup, tuple[str, ...]]] = {
     "a lone surrogate in a target": (
         _hyperparameters_json('{"target": "\\ud800"}'),
         ("target column '\\ud800' not found",),
+    ),
+    "a lone surrogate in an unknown key": (
+        _hyperparameters_json('{"\\ud800x": "1"}'),
+        ("unknown key '\\ud800x'",),
+    ),
+    "algorithm spelled otherwise": (
+        _job({"algorithm": "Random_Forest"}),
+        ("algorithm=Random_Forest must be one of: logistic_regression, random_forest",),
     ),
     "hyperparameters.json with NaN": (
         _hyperparameters_json('{"C": NaN}'),
@@ -269,8 +303,18 @@ def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_failure_reason_fits_sagemakers_limit(tmp_path: Path) -> None:
     """Even a long reason starts with its essential sentence inside the first 1024 characters."""
-    many = {f"unknown_{index}": 1 for index in range(40)}
+    many = {f"unknown_{index}_{'x' * 30}": 1 for index in range(40)}
     run = run_train(_job(many)(tmp_path))
-    failure = assert_failed(run, "Invalid hyperparameters: unknown key 'unknown_0'")
+    failure = assert_failed(run, "Invalid hyperparameters: unknown key 'unknown_0_xxx")
     assert len(failure) > 1024
     assert json.dumps(run.failure)  # plain text, no binary
+
+
+def test_a_huge_hyperparameters_file_gives_a_short_failure(tmp_path: Path) -> None:
+    many = {f"bogus_{index}": "x" * 80 for index in range(100_000)}
+    run = run_train(_job(many)(tmp_path))
+    failure = assert_failed(run, "Invalid hyperparameters: unknown key 'bogus_0'", "known keys: C,")
+    assert run.returncode == 1
+    assert len(failure) < 2000
+    assert failure.rstrip().endswith("and 99980 more problems")
+    assert len(run.stdout) < 20_000
