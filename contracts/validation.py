@@ -56,9 +56,10 @@ def whole_number(low: int, high: int | None = None) -> Callable[[object], int]:
         if isinstance(value, str) and _WHOLE_NUMBER.match(value.strip()):
             digits = len(value.strip().lstrip("+-"))
             if digits > MAX_INTEGER_DIGITS:
+                # Out of any range given; without an upper bound, beyond what can be read.
+                limit = f" (not one of {digits} digits; at most {MAX_INTEGER_DIGITS})"
                 raise Invalid(
-                    f"must be a whole number {allowed} (not one of {digits} digits; "
-                    f"at most {MAX_INTEGER_DIGITS})"
+                    f"must be a whole number {allowed}{'' if high is not None else limit}"
                 )
             number = int(value.strip())
         elif isinstance(value, int) and not isinstance(value, bool):

@@ -68,7 +68,7 @@ def test_a_whole_number_with_too_many_digits_is_refused_not_a_crash(digits: int)
         Invalid, match=rf"^must be a whole number >= 1 \(not one of {digits} digits"
     ):
         whole_number(1)("9" * digits)
-    with pytest.raises(Invalid, match=r"^must be a whole number from 1 to 10 "):
+    with pytest.raises(Invalid, match=r"^must be a whole number from 1 to 10$"):
         whole_number(1, 10)(" " + "9" * digits)
 
 
