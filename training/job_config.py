@@ -14,10 +14,13 @@ from typing import Any
 from contracts.container import KNOWN_CHANNELS, TRAIN_CHANNEL
 from contracts.json_text import JsonTextError, parse_json_text
 from training.environment import TrainingPaths
-from training.errors import DataError, HyperparameterError, TrainingError
+from training.errors import DataError, HyperparameterError, TrainingError, shown
 from training.hyperparameters import Hyperparameters, parse_hyperparameters
 
 log = logging.getLogger(__name__)
+
+# A logged hyperparameter value longer than this is cut (training.errors.shown).
+LOGGED_CHARACTERS = 200
 
 
 def read_hyperparameters(paths: TrainingPaths) -> Hyperparameters:
@@ -31,8 +34,16 @@ def read_hyperparameters(paths: TrainingPaths) -> Hyperparameters:
     hp, warnings = parse_hyperparameters(raw)
     for warning in warnings:
         log.warning("hyperparameter %s", warning)
-    log.info("hyperparameters: %s", json.dumps(hp.as_dict(), sort_keys=True))
+    log.info("hyperparameters: %s", json.dumps(_loggable(hp.as_dict()), sort_keys=True))
     return hp
+
+
+def _loggable(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as the log shows them: a long one (ten thousand id columns) cut as messages are."""
+    return {
+        key: value if len(json.dumps(value)) <= LOGGED_CHARACTERS else shown(value)
+        for key, value in values.items()
+    }
 
 
 def check_input_data_config(paths: TrainingPaths) -> None:

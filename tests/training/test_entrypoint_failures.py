@@ -318,3 +318,11 @@ def test_a_huge_hyperparameters_file_gives_a_short_failure(tmp_path: Path) -> No
     assert len(failure) < 2000
     assert failure.rstrip().endswith("and 99980 more problems")
     assert len(run.stdout) < 20_000
+
+
+def test_a_huge_value_is_not_logged_whole(tmp_path: Path) -> None:
+    frame = _SAMPLE.assign(customer="c")
+    run = run_train(_with_frame(frame, {"id_columns": "customer," + "v" * 1_000_000})(tmp_path))
+    assert_failed(run, "id_columns names columns that the train channel does not have: ['vvvv")
+    assert run.returncode == 1
+    assert len(run.stdout) < 20_000, run.stdout[:2000]
