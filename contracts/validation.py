@@ -15,8 +15,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-# ASCII digits only: int() also reads "1_000" and other scripts' digits ("١٢").
+from contracts.json_text import MAX_INTEGER_DIGITS
+
+# ASCII digits only: int() and float() also read "1_000" and other scripts' digits ("١٢",
+# full-width ones), and float() "nan" and "inf".
 _WHOLE_NUMBER = re.compile(r"^[+-]?[0-9]+$")
+_DECIMAL_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 
 
 class Invalid(ValueError):
@@ -26,6 +30,23 @@ class Invalid(ValueError):
 Validator = Callable[[Any], Any]
 
 
+def number_text(text: str) -> int | float:
+    """The number that text spells in ASCII decimal: "7" -> 7, "0.5", ".5" and "5e-1" -> 0.5.
+
+    Refused (Invalid): anything else, including "nan", "inf", "1_000", other scripts' digits,
+    and text longer than MAX_INTEGER_DIGITS characters (Python's own limit for integers).
+    Too large a number gives infinity; the caller decides whether that is allowed.
+    """
+    spelled = text.strip()
+    if len(spelled) > MAX_INTEGER_DIGITS:
+        raise Invalid(f"must be a number of at most {MAX_INTEGER_DIGITS} digits")
+    if _WHOLE_NUMBER.match(spelled):
+        return int(spelled)
+    if _DECIMAL_NUMBER.match(spelled):
+        return float(spelled)
+    raise Invalid("must be a number")
+
+
 def whole_number(low: int, high: int | None = None) -> Callable[[object], int]:
     """An int, a float without a fraction, or the text of a whole number, within the bounds."""
     allowed = f"from {low} to {high}" if high is not None else f">= {low}"
@@ -33,6 +54,13 @@ def whole_number(low: int, high: int | None = None) -> Callable[[object], int]:
     def parse(value: object) -> int:
         number: int | None = None
         if isinstance(value, str) and _WHOLE_NUMBER.match(value.strip()):
+            digits = len(value.strip().lstrip("+-"))
+            if digits > MAX_INTEGER_DIGITS:
+                # Out of any range given; without an upper bound, beyond what can be read.
+                limit = f" (not one of {digits} digits; at most {MAX_INTEGER_DIGITS})"
+                raise Invalid(
+                    f"must be a whole number {allowed}{'' if high is not None else limit}"
+                )
             number = int(value.strip())
         elif isinstance(value, int) and not isinstance(value, bool):
             number = value
@@ -50,11 +78,12 @@ def number_between(low: float, high: float) -> Callable[[object], float]:
 
     def parse(value: object) -> float:
         number = math.nan
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                number = float(value.strip())
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
+        # An integer too large for a float (OverflowError) is out of any float range.
+        with contextlib.suppress(Invalid, OverflowError):
+            if isinstance(value, str):
+                number = float(number_text(value))
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                number = float(value)
         if not (math.isfinite(number) and low <= number <= high):
             raise Invalid(f"must be a number from {low:g} to {high:g}")
         return number

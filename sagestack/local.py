@@ -180,11 +180,12 @@ def _lay_out_training(
 
     from sagestack.layout import TrainingJobLayout
     from training.cleaning import stratified_split
+    from training.errors import TrainingError
     from training.hyperparameters import parse_hyperparameters
 
     try:
         typed, _ = parse_hyperparameters(hyperparameters)
-    except ValueError as error:
+    except (TrainingError, ValueError) as error:
         raise LocalError(f"invalid training hyperparameters: {error}") from None
     try:
         frame = pd.read_csv(data_path)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from contracts.artifact import CATEGORICAL, NUMERIC
-from training.errors import DataError
+from training.errors import DataError, shown_key
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,9 @@ def clean_training_frame(
     missing_ids = [name for name in id_columns if name not in frame.columns]
     if missing_ids:
         raise DataError(
-            f"id_columns names columns that the train channel does not have: {missing_ids} "
+            f"id_columns names columns that the train channel does not have: "
+            f"[{', '.join(shown_key(name) for name in missing_ids[:10])}]"
+            f"{f' and {len(missing_ids) - 10} more' if len(missing_ids) > 10 else ''} "
             f"(columns found: {_shown_columns(frame)})"
         )
     if id_columns:
@@ -85,8 +87,8 @@ def clean_training_frame(
         feature_names = [name for name in feature_names if name not in empty]
     if not feature_names:
         raise DataError(
-            f"no usable feature column: after dropping the target {target!r}, id columns and "
-            f"empty columns nothing is left (columns found: {_shown_columns(frame)})"
+            f"no usable feature column: after dropping the target {shown_key(target)}, "
+            "id columns and empty columns nothing is left (columns found: {_shown_columns(frame)})"
         )
 
     numeric = tuple(str(name) for name in feature_names if _is_numeric(frame[name]))
@@ -123,7 +125,7 @@ def clean_evaluation_frame(
         )
     frame = _drop_rows_without_target(frame, target, CleaningReport())
     if frame.empty:
-        raise DataError(f"the {channel} channel has no row with a {target!r} value")
+        raise DataError(f"the {channel} channel has no row with a {shown_key(target)} value")
     return LabelledData(_features(frame, spec), _labels(frame[target]))
 
 
@@ -151,7 +153,7 @@ def stratified_split(
 def _require_target(frame: pd.DataFrame, target: str, channel: str) -> None:
     if target not in frame.columns:
         raise DataError(
-            f"target column {target!r} not found in the {channel} channel "
+            f"target column {shown_key(target)} not found in the {channel} channel "
             f"(columns found: {_shown_columns(frame)}); set the `target` hyperparameter"
         )
 

@@ -9,6 +9,7 @@ signal number when the job was stopped.
 
 from __future__ import annotations
 
+import io
 import logging
 import signal
 import sys
@@ -260,10 +261,14 @@ def _record_failure(paths: TrainingPaths, error: BaseException) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
+    # Text that UTF-8 cannot hold (a lone surrogate from JSON's "\ud800") is escaped, not lost.
+    path.write_text(text, encoding="utf-8", errors="backslashreplace")
 
 
 def _configure_logging() -> None:
+    # The same for the log: a reason that cannot be encoded must still be printed.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
     logging.basicConfig(
         stream=sys.stdout,
         level=logging.INFO,

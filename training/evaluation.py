@@ -19,7 +19,7 @@ from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from contracts.metrics import bar_key, format_metric_line
-from training.errors import HyperparameterError, QualityBarError, TrainingError
+from training.errors import HyperparameterError, QualityBarError, TrainingError, shown
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def positive_class(requested: str | None, classes: list[Any]) -> Any:
         if str(label) == requested:
             return label
     raise HyperparameterError(
-        f"positive_class={requested} is not a class of the target "
+        f"positive_class={shown(requested)} is not a class of the target "
         f"(classes: {', '.join(map(str, classes))})"
     )
 

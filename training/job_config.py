@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from contracts.container import KNOWN_CHANNELS, TRAIN_CHANNEL
+from contracts.json_text import JsonTextError, parse_json_text
 from training.environment import TrainingPaths
-from training.errors import DataError, HyperparameterError, TrainingError
+from training.errors import DataError, HyperparameterError, TrainingError, shown
 from training.hyperparameters import Hyperparameters, parse_hyperparameters
 
 log = logging.getLogger(__name__)
+
+# A logged hyperparameter value longer than this is cut (training.errors.shown).
+LOGGED_CHARACTERS = 200
 
 
 def read_hyperparameters(paths: TrainingPaths) -> Hyperparameters:
@@ -30,8 +34,16 @@ def read_hyperparameters(paths: TrainingPaths) -> Hyperparameters:
     hp, warnings = parse_hyperparameters(raw)
     for warning in warnings:
         log.warning("hyperparameter %s", warning)
-    log.info("hyperparameters: %s", json.dumps(hp.as_dict(), sort_keys=True))
+    log.info("hyperparameters: %s", json.dumps(_loggable(hp.as_dict()), sort_keys=True))
     return hp
+
+
+def _loggable(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as the log shows them: a long one (ten thousand id columns) cut as messages are."""
+    return {
+        key: value if len(json.dumps(value)) <= LOGGED_CHARACTERS else shown(value)
+        for key, value in values.items()
+    }
 
 
 def check_input_data_config(paths: TrainingPaths) -> None:
@@ -78,6 +90,10 @@ def log_resource_config(paths: TrainingPaths) -> None:
 
 def _read_json_config(path: Path, error: type[TrainingError]) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as invalid:
-        raise error(f"{path.name} is not valid JSON: {invalid}") from invalid
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as undecodable:
+        raise error(f"{path.name} is not UTF-8 text: {undecodable.reason}") from None
+    try:
+        return parse_json_text(text)
+    except JsonTextError as invalid:
+        raise error(f"{path.name} is not valid JSON: {invalid}") from None

@@ -22,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from contracts.json_values import plain
 from training.cleaning import FeatureSpec
+from training.errors import HyperparameterError, shown
 from training.hyperparameters import Hyperparameters
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ def fit(
         pipeline.fit(features, labels)
         return pipeline, None
 
+    _require_rows_for_folds(hp.search_folds, labels)
     folds = StratifiedKFold(n_splits=hp.search_folds, shuffle=True, random_state=hp.seed)
     prefixed = f"{MODEL_STEP}__"
     search: GridSearchCV | RandomizedSearchCV
@@ -174,3 +176,15 @@ def fit(
         "best_score": float(search.best_score_),
     }
     return search.best_estimator_, report
+
+
+def _require_rows_for_folds(folds: int, labels: pd.Series) -> None:
+    """Stratified folds need a row of every class in each fold: scikit-learn refuses fewer
+    rows than folds, and only warns about a class with fewer rows than folds."""
+    counts = labels.value_counts()
+    if folds > counts.min():
+        raise HyperparameterError(
+            f"search_folds={folds} is more than the {counts.min()} training rows of the "
+            f"smallest class ({shown(counts.idxmin())}): each fold needs a row of every class; "
+            "lower search_folds or add rows"
+        )

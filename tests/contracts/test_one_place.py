@@ -15,6 +15,7 @@ import contracts.artifact
 import contracts.cloudwatch
 import contracts.container
 import contracts.hyperparameters
+import contracts.json_text
 import contracts.json_values
 import contracts.metrics
 from tests.conftest import REPO
@@ -24,6 +25,7 @@ MODULES = (
     contracts.cloudwatch,
     contracts.container,
     contracts.hyperparameters,
+    contracts.json_text,
     contracts.json_values,
     contracts.metrics,
 )

@@ -173,3 +173,13 @@ def test_ctrl_c_stops_everything_it_started(tmp_path: Path) -> None:
     # No server or worker is left: any of them would still hold the listening socket.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def test_invalid_hyperparameters_are_a_clear_error(tmp_path: Path) -> None:
+    project = _project(tmp_path, '  sagestack:hyperparameters: \'{"Cc": 1, "C": -1}\'\n')
+    result = _local("--once", "--stack", "qa", "--project-dir", str(project), runs=tmp_path / "r")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error: invalid training hyperparameters: " in result.stderr
+    assert "unknown key 'Cc'" in result.stderr
+    assert "C=-1 must be greater than 0" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -69,10 +69,16 @@ def _pipe_mode(base: Path) -> TrainingJobLayout:
     return TrainingJobLayout.create(base, {}, {"train": [SAMPLE_DATASET]}, input_mode="Pipe")
 
 
-def _broken_hyperparameters_json(base: Path) -> TrainingJobLayout:
-    layout = TrainingJobLayout.create(base, {}, {"train": [SAMPLE_DATASET]})
-    (base / "input" / "config" / "hyperparameters.json").write_text("{not json")
-    return layout
+def _hyperparameters_json(text: str) -> Setup:
+    def setup(base: Path) -> TrainingJobLayout:
+        layout = TrainingJobLayout.create(base, {}, {"train": [SAMPLE_DATASET]})
+        (base / "input" / "config" / "hyperparameters.json").write_text(text, encoding="utf-8")
+        return layout
+
+    return setup
+
+
+_broken_hyperparameters_json = _hyperparameters_json("{not json")
 
 
 _SAMPLE = pd.read_csv(SAMPLE_DATASET)
@@ -143,7 +149,7 @@ CASES: dict[str, tuple[Setup, tuple[str, ...]]] = {
     ),
     "several problems at once": (
         _job({"C": 0, "seed": -3}),
-        ("C=0 must be greater than 0", "seed=-3 must be a whole number >= 0"),
+        ("C=0 must be greater than 0", "seed=-3 must be a whole number from 0 to 4294967295"),
     ),
     "unknown positive class": (
         _job({"positive_class": "malignant"}),
@@ -153,6 +159,64 @@ CASES: dict[str, tuple[Setup, tuple[str, ...]]] = {
     "hyperparameters.json is not JSON": (
         _broken_hyperparameters_json,
         ("hyperparameters.json is not valid JSON",),
+    ),
+    "hyperparameters.json nested too deeply": (
+        _hyperparameters_json("[" * 100_000),
+        ("hyperparameters.json is not valid JSON: nested too deeply (more than 64 levels)",),
+    ),
+    "hyperparameters.json with a key twice": (
+        _hyperparameters_json('{"algorithm": "random_forest", "algorithm": "xgboost"}'),
+        ("hyperparameters.json is not valid JSON: duplicate key 'algorithm'",),
+    ),
+    "hyperparameters.json with a 5000-digit number": (
+        _hyperparameters_json('{"seed": ' + "9" * 5000 + "}"),
+        ("hyperparameters.json is not valid JSON: a number with too many digits (5000;",),
+    ),
+    "seed beyond numpy's": (
+        _job({"seed": "4294967296"}),
+        ("seed=4294967296 must be a whole number from 0 to 4294967295",),
+    ),
+    "seed of 5000 digits": (
+        _job({"seed": "9" * 5000}),
+        ("seed=9999999999", "(4960 more characters) must be a whole number from 0 to 4294967295"),
+    ),
+    "search_folds above the limit": (
+        _job({"search": "grid", "search_folds": "100000"}),
+        ("search_folds=100000 must be a whole number from 2 to 20",),
+    ),
+    "search_folds above the rows of the smallest class": (
+        _with_frame(
+            pd.DataFrame({"x": range(60), "target": [0] * 50 + [1] * 10}),
+            {"search": "grid", "search_folds": 10},
+        ),
+        (
+            "Invalid hyperparameters: search_folds=10 is more than the 8 training rows of the "
+            "smallest class (1)",
+        ),
+    ),
+    "id_columns nested too deeply": (
+        _job({"id_columns": "[" * 100_000}),
+        ("id_columns=[[[[", "is not valid JSON (nested too deeply (more than 64 levels))"),
+    ),
+    "a lone surrogate in a value": (
+        _hyperparameters_json('{"C": "\\ud800"}'),
+        ("C=\\ud800 must be a number",),
+    ),
+    "a lone surrogate in a target": (
+        _hyperparameters_json('{"target": "\\ud800"}'),
+        ("target column '\\ud800' not found",),
+    ),
+    "a lone surrogate in an unknown key": (
+        _hyperparameters_json('{"\\ud800x": "1"}'),
+        ("unknown key '\\ud800x'",),
+    ),
+    "algorithm spelled otherwise": (
+        _job({"algorithm": "Random_Forest"}),
+        ("algorithm=Random_Forest must be one of: logistic_regression, random_forest",),
+    ),
+    "hyperparameters.json with NaN": (
+        _hyperparameters_json('{"C": NaN}'),
+        ("hyperparameters.json is not valid JSON: NaN is not a JSON number",),
     ),
 }
 
@@ -239,8 +303,26 @@ def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_failure_reason_fits_sagemakers_limit(tmp_path: Path) -> None:
     """Even a long reason starts with its essential sentence inside the first 1024 characters."""
-    many = {f"unknown_{index}": 1 for index in range(40)}
+    many = {f"unknown_{index}_{'x' * 30}": 1 for index in range(40)}
     run = run_train(_job(many)(tmp_path))
-    failure = assert_failed(run, "Invalid hyperparameters: unknown key 'unknown_0'")
+    failure = assert_failed(run, "Invalid hyperparameters: unknown key 'unknown_0_xxx")
     assert len(failure) > 1024
     assert json.dumps(run.failure)  # plain text, no binary
+
+
+def test_a_huge_hyperparameters_file_gives_a_short_failure(tmp_path: Path) -> None:
+    many = {f"bogus_{index}": "x" * 80 for index in range(100_000)}
+    run = run_train(_job(many)(tmp_path))
+    failure = assert_failed(run, "Invalid hyperparameters: unknown key 'bogus_0'", "known keys: C,")
+    assert run.returncode == 1
+    assert len(failure) < 2000
+    assert failure.rstrip().endswith("and 99980 more problems")
+    assert len(run.stdout) < 20_000
+
+
+def test_a_huge_value_is_not_logged_whole(tmp_path: Path) -> None:
+    frame = _SAMPLE.assign(customer="c")
+    run = run_train(_with_frame(frame, {"id_columns": "customer," + "v" * 1_000_000})(tmp_path))
+    assert_failed(run, "id_columns names columns that the train channel does not have: ['vvvv")
+    assert run.returncode == 1
+    assert len(run.stdout) < 20_000, run.stdout[:2000]
