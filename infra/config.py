@@ -156,43 +156,12 @@ def _github_repository(value: str) -> str:
     return text
 
 
-# The stack file's whole numbers and quality bars: ASCII digits only, no underscores, as
-# strconv reads them (Python's int() and float() also take "1_4" and other scripts' digits).
-# A private guard in front of contracts/validation.py's rules, which training shares: those hand any
-# run of digits to int(), which refuses more than 4300 of them with a plain ValueError.
-_WHOLE_TEXT = re.compile(r"[+-]?0*([0-9]+)")
-_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
-
-
-def _whole_number(low: int, high: int) -> Callable[[str], int]:
-    check = whole_number(low, high)
-
-    def parse(value: str) -> int:
-        match = _WHOLE_TEXT.fullmatch(value.strip())
-        if match is None or len(match[1]) > 20:
-            raise Invalid(f"must be a whole number from {low} to {high}")
-        return check(value.strip())
-
-    return parse
-
-
-def _number_between(low: float, high: float) -> Callable[[str], float]:
-    check = number_between(low, high)
-
-    def parse(value: str) -> float:
-        if not _DECIMAL_TEXT.fullmatch(value.strip()):
-            raise Invalid(f"must be a number from {low:g} to {high:g}")
-        return check(value.strip())
-
-    return parse
-
-
 def _log_retention(allow_zero: bool) -> Callable[[str], int]:
     allowed = ((0,) if allow_zero else ()) + LOG_RETENTION_DAYS
 
     def parse(value: str) -> int:
         try:
-            days = _whole_number(-1, 10**6)(value)
+            days = whole_number(-1, 10**6)(value)
         except Invalid:
             days = -1
         if days not in allowed:
@@ -294,7 +263,7 @@ def _https_url(value: str) -> str:
 
 
 def _period(value: str) -> int:
-    seconds = _whole_number(60, 86400)(value)
+    seconds = whole_number(60, 86400)(value)
     if seconds % 60:
         raise Invalid("must be a multiple of 60 seconds (CloudWatch's standard resolution)")
     return seconds
@@ -454,7 +423,7 @@ def _quality_bar(name: str, metric: str) -> Any:
         "string",
         "0",
         f"Quality bar: the lowest test {metric} that may ship (0 to 1; 0 = none).",
-        _number_between(0, 1),
+        number_between(0, 1),
     )
 
 
@@ -508,14 +477,14 @@ class TrainingConfig:
         _instance_type("TrainingInstanceType"),
     )
     volume_gb: int = _key(
-        "trainingVolumeGb", "integer", "10", "Training volume size in GB.", _whole_number(1, 16384)
+        "trainingVolumeGb", "integer", "10", "Training volume size in GB.", whole_number(1, 16384)
     )
     max_runtime_seconds: int = _key(
         "trainingMaxRuntimeSeconds",
         "integer",
         "3600",
         "Training time limit.",
-        _whole_number(60, 432000),
+        whole_number(60, 432000),
     )
     use_spot: bool = _key(
         "trainingUseSpot", "boolean", "false", "Managed spot training, with checkpoints.", _boolean
@@ -525,7 +494,7 @@ class TrainingConfig:
         "integer",
         "7200",
         "Spot training: longest wait plus run time (at least trainingMaxRuntimeSeconds).",
-        _whole_number(60, 432000),
+        whole_number(60, 432000),
     )
 
     @property
@@ -562,42 +531,42 @@ class EndpointConfig:
         "integer",
         "1",
         "Endpoint instances (instance endpoints).",
-        _whole_number(1, 100),
+        whole_number(1, 100),
     )
     serverless_memory_mb: int = _key(
         "serverlessMemoryMb",
         "integer",
         "2048",
         f"Serverless endpoint memory: one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}.",
-        _whole_number(1024, 6144),
+        whole_number(1024, 6144),
     )
     serverless_max_concurrency: int = _key(
         "serverlessMaxConcurrency",
         "integer",
         "5",
         "Serverless endpoint concurrency (1-200).",
-        _whole_number(1, SERVERLESS_MAX_CONCURRENCY),
+        whole_number(1, SERVERLESS_MAX_CONCURRENCY),
     )
     data_capture_percent: int = _key(
         "dataCapturePercent",
         "integer",
         "0",
         "Share of endpoint traffic captured to the capture bucket (0 = off).",
-        _whole_number(0, 100),
+        whole_number(0, 100),
     )
     model_server_workers: int = _key(
         "modelServerWorkers",
         "integer",
         "0",
         "Inference worker processes per instance; 0 = one per vCPU.",
-        _whole_number(0, 64),
+        whole_number(0, 64),
     )
     model_server_timeout_seconds: int = _key(
         "modelServerTimeoutSeconds",
         "integer",
         "60",
         "Inference request timeout (SageMaker gives up on a request after 60 s).",
-        _whole_number(1, 3600),
+        whole_number(1, 3600),
     )
 
     @property
@@ -614,7 +583,7 @@ class StorageConfig:
         "integer",
         "30",
         "Days captured traffic is kept.",
-        _whole_number(1, 3650),
+        whole_number(1, 3650),
     )
     force_destroy: bool = _key(
         "forceDestroyBuckets",
@@ -642,7 +611,7 @@ class StorageConfig:
         "integer",
         "30",
         "Days an overwritten or deleted object version is kept in the buckets.",
-        _whole_number(1, 3650),
+        whole_number(1, 3650),
     )
 
 
@@ -670,7 +639,7 @@ class ImagesConfig:
         "integer",
         "10",
         "Images each ECR repository keeps.",
-        _whole_number(1, 1000),
+        whole_number(1, 1000),
     )
 
 
@@ -727,70 +696,70 @@ class AlarmThresholds:
         "integer",
         "3",
         "Periods an alarm's metric must breach in a row before it fires.",
-        _whole_number(1, 100),
+        whole_number(1, 100),
     )
     errors_5xx: int = _key(
         "alarm5xxErrors",
         "integer",
         "1",
         "5XX responses in one period that count as a breach.",
-        _whole_number(1, 1000000),
+        whole_number(1, 1000000),
     )
     rate_4xx_percent: int = _key(
         "alarm4xxRatePercent",
         "integer",
         "10",
         "Share of invocations answered 4XX, in percent, that counts as a breach.",
-        _whole_number(1, 100),
+        whole_number(1, 100),
     )
     model_latency_p99_ms: int = _key(
         "alarmModelLatencyP99Ms",
         "integer",
         "500",
         "p99 ModelLatency, in milliseconds, that counts as a breach.",
-        _whole_number(1, 600000),
+        whole_number(1, 600000),
     )
     overhead_latency_p99_ms: int = _key(
         "alarmOverheadLatencyP99Ms",
         "integer",
         "200",
         "p99 OverheadLatency (SageMaker's own), in milliseconds, that counts as a breach.",
-        _whole_number(1, 600000),
+        whole_number(1, 600000),
     )
     cpu_utilization: int = _key(
         "alarmCpuUtilization",
         "integer",
         "160",
         "Instance endpoints: CPUUtilization that counts as a breach (100 per vCPU; m5.large: 2).",
-        _whole_number(1, 12800),
+        whole_number(1, 12800),
     )
     memory_percent: int = _key(
         "alarmMemoryPercent",
         "integer",
         "85",
         "Instance endpoints: MemoryUtilization (percent) that counts as a breach.",
-        _whole_number(1, 100),
+        whole_number(1, 100),
     )
     disk_percent: int = _key(
         "alarmDiskPercent",
         "integer",
         "85",
         "Instance endpoints: DiskUtilization (percent) that counts as a breach.",
-        _whole_number(1, 100),
+        whole_number(1, 100),
     )
     no_traffic_minutes: int = _key(
         "alarmNoTrafficMinutes",
         "integer",
         "0",
         "Alarm when the endpoint gets no invocations for this many minutes (0 = off).",
-        _whole_number(0, 1440),
+        whole_number(0, 1440),
     )
     schema_violations: int = _key(
         "alarmSchemaViolations",
         "integer",
         "100",
         "Requests rejected by the schema in one period (summary lines) that count as a breach.",
-        _whole_number(1, 1000000),
+        whole_number(1, 1000000),
     )
 
 
@@ -810,28 +779,28 @@ class DeploymentPolicy:
         "integer",
         "10",
         "canary: the share of capacity that takes traffic first, in percent.",
-        _whole_number(1, 99),
+        whole_number(1, 99),
     )
     linear_step_percent: int = _key(
         "deploymentLinearStepPercent",
         "integer",
         "25",
         "linear: the share of capacity moved at each step, in percent.",
-        _whole_number(1, 99),
+        whole_number(1, 99),
     )
     wait_seconds: int = _key(
         "deploymentWaitSeconds",
         "integer",
         "300",
         "Seconds between traffic shifts, watching the rollback alarms.",
-        _whole_number(0, 3600),
+        whole_number(0, 3600),
     )
     termination_wait_seconds: int = _key(
         "deploymentTerminationWaitSeconds",
         "integer",
         "300",
         "Seconds the old fleet is kept after the shift (baking), ready for a rollback.",
-        _whole_number(0, 3600),
+        whole_number(0, 3600),
     )
 
 
@@ -844,28 +813,28 @@ class AutoscalingConfig:
         "integer",
         "0",
         "Instance endpoints: scale from endpointInstanceCount up to this many instances (0 = off).",
-        _whole_number(0, 100),
+        whole_number(0, 100),
     )
     invocations_per_instance: int = _key(
         "autoscalingInvocationsPerInstance",
         "integer",
         "1000",
         "Target invocations per instance per minute for scaling.",
-        _whole_number(1, 1000000),
+        whole_number(1, 1000000),
     )
     scale_in_cooldown_seconds: int = _key(
         "autoscalingScaleInCooldownSeconds",
         "integer",
         "300",
         "Seconds after a scale-in before another.",
-        _whole_number(0, 3600),
+        whole_number(0, 3600),
     )
     scale_out_cooldown_seconds: int = _key(
         "autoscalingScaleOutCooldownSeconds",
         "integer",
         "60",
         "Seconds after a scale-out before another.",
-        _whole_number(0, 3600),
+        whole_number(0, 3600),
     )
 
     @property
@@ -883,7 +852,7 @@ class BudgetConfig:
         "0",
         "A pull request's preview fails when `python -m sagestack cost` estimates more a month "
         "(USD; 0 = no budget).",
-        _whole_number(0, 10_000_000),
+        whole_number(0, 10_000_000),
     )
 
 
@@ -904,7 +873,7 @@ class MonitorConfig:
         "integer",
         "60",
         "Minutes of captured traffic each monitoring job judges, ending at its scheduled time.",
-        _whole_number(1, 1440),
+        whole_number(1, 1440),
     )
     instance_type: str = _key(
         "monitorInstanceType",
