@@ -175,12 +175,17 @@ def _log_retention(allow_zero: bool) -> Callable[[str], int]:
 
 
 @functools.cache
-def _instance_types(shape: str) -> tuple[str, ...]:
-    """The instance types a SageMaker API takes: the enum of `shape` in botocore's model."""
+def _sagemaker_model() -> Any:
+    """botocore's SageMaker service model, read once (0.2 s): every instance-type key uses it."""
     import botocore.session
 
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return tuple(model.shape_for(shape).enum)
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+@functools.cache
+def _instance_types(shape: str) -> tuple[str, ...]:
+    """The instance types a SageMaker API takes: the enum of `shape` in botocore's model."""
+    return tuple(_sagemaker_model().shape_for(shape).enum)
 
 
 def _instance_type(shape: str, optional: bool = False) -> Callable[[str], str]:
