@@ -88,7 +88,7 @@ def clean_training_frame(
     if not feature_names:
         raise DataError(
             f"no usable feature column: after dropping the target {shown_key(target)}, "
-            "id columns and empty columns nothing is left (columns found: {_shown_columns(frame)})"
+            f"id columns and empty columns nothing is left (columns found: {_shown_columns(frame)})"
         )
 
     numeric = tuple(str(name) for name in feature_names if _is_numeric(frame[name]))

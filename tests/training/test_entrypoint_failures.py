@@ -125,7 +125,7 @@ CASES: dict[str, tuple[Setup, tuple[str, ...]]] = {
             pd.DataFrame({"id": range(40), "empty": [None] * 40, "target": [0, 1] * 20}),
             {"id_columns": "id"},
         ),
-        ("no usable feature column",),
+        ("no usable feature column", "(columns found: target)"),
     ),
     "unknown id column": (
         _job({"id_columns": "customer"}),
