@@ -312,7 +312,7 @@ def _hyperparameter_value(value: Any) -> str | None:
     """The text the training job receives for `value`, or None when it cannot take it.
 
     Numbers and lists travel as JSON text and null as `null`, which training reads back with
-    json.loads (training/hyperparameters.py: `_decode`, `_optional`, `_text_list`).
+    its strict JSON reader (training/hyperparameters.py: `_unwrapped`, `_text_list`).
     """
     if isinstance(value, str):
         return value

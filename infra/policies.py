@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from contracts.cloudwatch import NAMESPACE
+
 Document = dict[str, Any]
 Statement = dict[str, Any]
 
@@ -19,7 +21,7 @@ VERSION = "2012-10-17"
 # Actions that only accept Resource "*" (the service defines no resource type for them).
 WILDCARD_RESOURCE_ACTIONS = frozenset({"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"})
 # Namespaces the training and inference containers may publish metrics to.
-METRIC_NAMESPACES = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints", "sagestack")
+METRIC_NAMESPACES = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints", NAMESPACE)
 _ECR_URI = re.compile(
     r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
     r"(?P<repository>[a-z0-9][a-z0-9._/-]*?)(?::[A-Za-z0-9_.-]+|@sha256:[a-f0-9]{64})?$"

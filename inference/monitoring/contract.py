@@ -24,8 +24,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.artifact import EVALUATION_FILE, MODEL_ARCHIVE
-from contracts.cloudwatch import ENDPOINT_DIMENSION, VARIANT_DIMENSION
-from contracts.cloudwatch import NAMESPACE as METRIC_NAMESPACE
 from contracts.container import (
     BASE_DIR_ENV,
     DEFAULT_BASE_DIR,
@@ -41,14 +39,11 @@ from contracts.metrics import GATED_METRICS, bar_key
 __all__ = [
     "BASE_DIR_ENV",
     "DEFAULT_BASE_DIR",
-    "ENDPOINT_DIMENSION",
     "ENDPOINT_NAME_ENV",
     "END_ENV",
     "EVALUATION_FILE",
-    "METRIC_NAMESPACE",
     "MODEL_ARCHIVE",
     "START_ENV",
-    "VARIANT_DIMENSION",
     "VARIANT_NAME_ENV",
     "WINDOW_MINUTES_ENV",
 ]

@@ -9,6 +9,7 @@ import pytest
 
 from contracts.cloudwatch import (
     DATASET_DRIFT_METRIC,
+    NAMESPACE,
     QUALITY_BELOW_BAR_METRIC,
     ROWS_MONITORED_METRIC,
 )
@@ -243,7 +244,7 @@ def test_the_names_shared_with_the_monitor_command_match_its_contract(
         contract.ENDPOINT_NAME_ENV,
         contract.VARIANT_NAME_ENV,
     }
-    assert contract.METRIC_NAMESPACE == "sagestack"
+    assert NAMESPACE == "sagestack"
     # The metrics the alarms read are the ones a judged window with labels puts.
     window = {
         "rows": 600,
