@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from contracts.json_values import plain
 from training.cleaning import FeatureSpec
 from training.model import MODEL_STEP, PREPROCESS_STEP
+from training.splits import sample_positions
 
 EXPLAINER_VERSION = 1
 # Permutation importance predicts the test rows n_repeats x features times. 10,000 rows keep
@@ -56,7 +57,7 @@ def global_explanations(
 ) -> dict[str, Any]:
     """The `explanations` section of evaluation.json."""
     started = time.monotonic()
-    rows = _sample_rows(len(labels), IMPORTANCE_ROWS, seed)
+    rows = sample_positions(len(labels), IMPORTANCE_ROWS, seed)
     sampled_features = features if rows is None else features.iloc[rows]
     sampled_labels = labels if rows is None else labels.iloc[rows]
     # The evaluation's log loss, with every training class named: a test split that lacks one
@@ -144,12 +145,6 @@ def top_features(report: dict[str, Any], count: int = TOP_FEATURES) -> list[dict
 
 
 def _preprocessed(preprocess: Any, features: pd.DataFrame, limit: int, seed: int) -> np.ndarray:
-    rows = _sample_rows(len(features), limit, seed)
+    rows = sample_positions(len(features), limit, seed)
     chosen = features if rows is None else features.iloc[rows]
     return np.asarray(preprocess.transform(chosen), dtype=np.float64)
-
-
-def _sample_rows(total: int, limit: int, seed: int) -> np.ndarray | None:
-    if total <= limit:
-        return None
-    return np.sort(np.random.default_rng(seed).choice(total, limit, replace=False))

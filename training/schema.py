@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from contracts.artifact import NUMERIC, SCHEMA_FORMAT_VERSION, PredictionShares, SchemaDocument
 from contracts.json_values import plain
 from training.cleaning import FeatureSpec
+from training.splits import sample_positions
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SAMPLE_ROWS = 5
@@ -46,11 +47,7 @@ def build_schema(
     held_out_probabilities: np.ndarray | None = None,
 ) -> SchemaDocument:
     sample_probabilities = pipeline.predict_proba(sample)
-    sample_rows = None
-    if len(features) > STATISTICS_SAMPLE:
-        sample_rows = np.sort(
-            np.random.default_rng(0).choice(len(features), STATISTICS_SAMPLE, replace=False)
-        )
+    sample_rows = sample_positions(len(features), STATISTICS_SAMPLE, seed=0)
     sample_labels = [classes[index] for index in np.argmax(sample_probabilities, axis=1)]
     return {
         "format_version": SCHEMA_FORMAT_VERSION,

@@ -36,13 +36,18 @@ def split(data: LabelledData, test_size: float, seed: int) -> tuple[LabelledData
     return rows(data, train_rows), rows(data, test_rows)
 
 
+def sample_positions(total: int, limit: int, seed: int) -> np.ndarray | None:
+    """`limit` of `total` row positions, drawn without replacement and in order; None when
+    there are no more rows than that."""
+    if total <= limit:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(total, limit, replace=False))
+
+
 def sample(data: LabelledData, limit: int, seed: int) -> LabelledData:
     """At most `limit` rows, drawn without replacement and kept in their order."""
-    if len(data.labels) <= limit:
-        return data
-    return rows(
-        data, np.sort(np.random.default_rng(seed).choice(len(data.labels), limit, replace=False))
-    )
+    positions = sample_positions(len(data.labels), limit, seed)
+    return data if positions is None else rows(data, positions)
 
 
 def rows(data: LabelledData, positions: np.ndarray) -> LabelledData:
