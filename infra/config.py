@@ -20,18 +20,20 @@ import functools
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
 from contracts.hyperparameters import ALGORITHMS
+from contracts.json_text import MAX_INTEGER_DIGITS
 from contracts.metrics import GATED_METRICS, bar_key
 from contracts.validation import Invalid, number_between, one_of, validate, whole_number
 from infra.engine_config import (
     EngineConfigError,
+    config_text,
     engine_config_values,
-    go_json,
     namespace_values,
 )
 from infra.policies import is_ecr_image_uri
@@ -128,8 +130,11 @@ def _schedule(value: str) -> str:
     )
     rate, cron = _RATE.fullmatch(text), _CRON.fullmatch(text)
     if rate:
-        number = int(rate[1]) if len(rate[1]) <= 20 else 0  # never int() on a huge text
-        if number < 1 or (number == 1) == rate[2].endswith("s"):
+        try:
+            number = whole_number(1, 10**20 - 1)(rate[1])
+        except Invalid:
+            raise Invalid(allowed) from None
+        if (number == 1) == rate[2].endswith("s"):
             raise Invalid(allowed)
     elif cron:
         fields_ = cron[1].split()
@@ -161,9 +166,9 @@ def _log_retention(allow_zero: bool) -> Callable[[str], int]:
 
     def parse(value: str) -> int:
         try:
-            days = whole_number(-1, 10**6)(value)
+            days: int | None = whole_number(0)(value)
         except Invalid:
-            days = -1
+            days = None
         if days not in allowed:
             raise Invalid(
                 "must be one of the retentions CloudWatch Logs takes: "
@@ -246,7 +251,8 @@ def _emails(value: str) -> tuple[str, ...]:
             f"must be comma-separated plain email addresses such as ml@example.com "
             f"({_shown(bad)} are not)"
         )
-    twice = sorted({a for a in addresses if [b.lower() for b in addresses].count(a.lower()) > 1})
+    counts = Counter(address.lower() for address in addresses)
+    twice = sorted({a for a in addresses if counts[a.lower()] > 1})
     if twice:
         raise Invalid(f"must not repeat an address ({_shown(twice)} repeated)")
     return addresses
@@ -295,13 +301,13 @@ def _json_float(text: str) -> float:
 
 
 def _json_int(text: str) -> int | float:
-    # Python's int() refuses more than 4300 digits with a ValueError; no training value needs 20.
-    return int(text) if len(text.lstrip("-")) <= 20 else _NotFinite(math.inf)
+    # Python's int() refuses more than MAX_INTEGER_DIGITS digits with a plain ValueError.
+    return int(text) if len(text.lstrip("-")) <= MAX_INTEGER_DIGITS else _NotFinite(math.inf)
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    twice = sorted({key for key in keys if keys.count(key) > 1})
+    counts = Counter(key for key, _ in pairs)
+    twice = sorted(key for key, count in counts.items() if count > 1)
     if twice:
         # json.loads would keep the last value silently.
         raise Invalid(f"must not repeat a key ({', '.join(map(_shown, twice))} repeated)")
@@ -982,7 +988,7 @@ def parse_config(values: Mapping[str, object]) -> StackConfig:
     texts: dict[str, str] = {}
     for key in KEYS:
         try:
-            texts[key.name] = as_config_text(values.get(key.name, key.default))
+            texts[key.name] = config_text(values.get(key.name, key.default))
         except EngineConfigError as error:
             problems.append(f"{NAMESPACE}:{key.name}={_shown(values[key.name])} {error}")
     parsed, invalid = validate(
@@ -1216,13 +1222,6 @@ def config_value(config: StackConfig, name: str) -> Any:
     """The value of the key called `name` (e.g. endpointInstanceCount) in `config`."""
     place = _PLACE_OF[name]
     return getattr(getattr(config, place.unit), place.field)
-
-
-def as_config_text(value: object) -> str:
-    """A value given in Python (tests, overrides) as the engine would hand it over: text."""
-    if isinstance(value, str):
-        return value
-    return go_json(value)
 
 
 def load_from_pulumi() -> StackConfig:

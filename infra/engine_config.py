@@ -315,7 +315,7 @@ def engine_config(
         )
     for key, value in merged.items():
         try:
-            _text(value)
+            config_text(value)
         except EngineConfigError as error:
             raise EngineConfigError(
                 f"Stack '{stack}' with configuration key '{key}': {error}"
@@ -333,7 +333,7 @@ def engine_config(
                 f"validating stack config: Stack '{stack}' with configuration key '{short}' "
                 f"must be of type '{_type_name(spec)}'"
             )
-    return {key: _text(value) for key, value in sorted(merged.items())}
+    return {key: config_text(value) for key, value in sorted(merged.items())}
 
 
 def namespace_values(values: Mapping[str, str], namespace: str) -> dict[str, str]:
@@ -400,7 +400,7 @@ def _fits(spec: Mapping[str, Any], value: Any) -> bool:
         )
     if isinstance(value, dict | list) or value is None:
         return False
-    text = _text(value)
+    text = config_text(value)
     if kind == "integer":
         # strconv.Atoi: ASCII digits into Go's 64-bit int; the length check comes first, as
         # Python's int() refuses text of more than 4300 digits with a ValueError.
@@ -454,7 +454,7 @@ def _go_v_float(number: float) -> str:
     return _positional(number)
 
 
-def _text(value: Any) -> str:
+def config_text(value: Any) -> str:
     """A value as the language host receives it: strings as written, the rest Go's JSON."""
     if isinstance(value, str):
         return value
