@@ -313,9 +313,10 @@ def engine_config(
         raise EngineConfigError(
             f"Stack '{stack}' is missing configuration {plural} {_quoted_list(missing)}"
         )
+    texts = {}
     for key, value in merged.items():
         try:
-            config_text(value)
+            texts[key] = config_text(value)
         except EngineConfigError as error:
             raise EngineConfigError(
                 f"Stack '{stack}' with configuration key '{key}': {error}"
@@ -333,7 +334,7 @@ def engine_config(
                 f"validating stack config: Stack '{stack}' with configuration key '{short}' "
                 f"must be of type '{_type_name(spec)}'"
             )
-    return {key: config_text(value) for key, value in sorted(merged.items())}
+    return dict(sorted(texts.items()))
 
 
 def namespace_values(values: Mapping[str, str], namespace: str) -> dict[str, str]:
