@@ -338,10 +338,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sagestack-bench-") as scratch:
         root = Path(scratch)
         bodies = payloads(root)
+        # MLServer reads only JSON: the same rows as V2 requests, written once for every model.
+        v2_bodies = v2_requests(bodies, root) if "mlserver" in servers else {}
         for algorithm in arguments.algorithms.split(","):
             base = train_model(root, algorithm)
             points += measure(
-                algorithm, base, bodies, servers, seconds, arguments.rounds, memory, ready
+                algorithm,
+                base,
+                (bodies, v2_bodies),
+                servers,
+                seconds,
+                arguments.rounds,
+                memory,
+                ready,
             )
             starts[algorithm] = cold_starts(base)
 
@@ -372,14 +381,16 @@ def main() -> None:
 def measure(
     algorithm: str,
     base: Path,
-    bodies: dict[str, tuple[Path, str, int]],
+    payload_files: tuple[dict[str, tuple[Path, str, int]], dict[str, tuple[Path, str, int]]],
     servers: tuple[str, ...],
     seconds: float,
     rounds: int,
     memory: dict[str, list[float]],
     ready: dict[str, float],
 ) -> list[dict[str, Any]]:
-    """Every point of one algorithm, the servers side by side, in alternating rounds."""
+    """Every point of one algorithm, the servers side by side, in alternating rounds.
+    `payload_files`: the bodies, and the same rows as V2 requests for MLServer."""
+    bodies, v2_bodies = payload_files
     started: dict[str, Server] = {}
     for name in servers:
         port = free_port()
@@ -395,7 +406,7 @@ def measure(
     # The baseline reads only CSV, MLServer only JSON.
     requests["baseline"] = {name: body for name, body in bodies.items() if body[1] == "text/csv"}
     if "mlserver" in servers:
-        requests["mlserver"] = v2_requests(bodies, base / "mlserver")
+        requests["mlserver"] = v2_bodies
     samples: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     with contextlib.ExitStack() as stack:
         pids = {}
