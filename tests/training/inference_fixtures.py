@@ -12,6 +12,7 @@ artifact's format, rebuild them with
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import shutil
@@ -152,14 +153,21 @@ def preprocessed_groups(pipeline: Any, names: list[str]) -> list[list[int]]:
     return [groups[name] for name in names]
 
 
+@functools.cache
+def _reference(model_dir: Path) -> tuple[dict[str, Any], Any]:
+    """A trained model directory's schema and fitted pipeline, read once: the property tests
+    ask for answers on many random frames of the same model."""
+    schema = json.loads((model_dir / SCHEMA_FILE).read_text())
+    return schema, joblib.load(model_dir / MODEL_FILE)
+
+
 def linear_explanations(
     model_dir: Path, frame: pd.DataFrame, labels: list[Any]
 ) -> list[dict[str, Any]]:
     """What the fitted linear pipeline says each feature adds to the explained class's score,
     against the training means in explainer.json: the positive class's log-odds for two
     classes, the predicted class's score for more."""
-    schema = json.loads((model_dir / SCHEMA_FILE).read_text())
-    pipeline = joblib.load(model_dir / MODEL_FILE)
+    schema, pipeline = _reference(model_dir)
     preprocess, estimator = (pipeline.named_steps[k] for k in ("preprocess", "model"))
     matrix = np.asarray(preprocess.transform(as_training_input(schema, frame)), dtype=np.float64)
     decision = np.asarray(estimator.decision_function(matrix), dtype=np.float64)
@@ -192,8 +200,7 @@ def linear_explanations(
 def expected_answers(model_dir: Path, frame: pd.DataFrame) -> dict[str, Any]:
     """scikit-learn's answers on these rows: labels, probabilities, and for a linear model
     each row's explanation."""
-    schema = json.loads((model_dir / SCHEMA_FILE).read_text())
-    pipeline = joblib.load(model_dir / MODEL_FILE)
+    schema, pipeline = _reference(model_dir)
     reference = as_training_input(schema, frame)
     labels = pipeline.predict(reference).tolist()
     answers: dict[str, Any] = {
