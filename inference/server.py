@@ -185,18 +185,25 @@ class SageMakerWorker(UvicornWorker):  # type: ignore[misc]
     """uvicorn in a gunicorn worker, plus the summary line and a stop when orphaned."""
 
     settings: ServerSettings
+    stop_requested = False
 
     def init_signals(self) -> None:
         super().init_signals()
-        # uvicorn handles SIGTERM while it serves, then raises it again once it is done, for
-        # the handler it found: ignoring it then lets this worker write its last summary line
-        # and exit 0 rather than die by the signal.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # uvicorn handles SIGTERM only while it serves, then raises it again once it is done,
+        # for the handler it found. Before it serves (a worker still starting when the
+        # arbiter stops), an ignored SIGTERM was lost and the arbiter waited its whole
+        # graceful timeout (25 s) before killing the worker; remembering it stops the worker
+        # as soon as it serves, and after serving lets it write its last summary and exit 0.
+        signal.signal(signal.SIGTERM, self._remember_stop)
+
+    def _remember_stop(self, signum: int, frame: Any) -> None:
+        self.stop_requested = True
 
     async def _serve(self) -> None:
         self.config.app = self.wsgi
         server = Server(config=self.config)
         self._install_sigquit_handler()
+        server.should_exit = self.stop_requested
         chores = asyncio.create_task(self._chores(server))
         try:
             await server.serve(sockets=self.sockets)
@@ -212,6 +219,9 @@ class SageMakerWorker(UvicornWorker):  # type: ignore[misc]
         next_summary = loop.time() + interval
         while True:
             await asyncio.sleep(min(_PARENT_CHECK_SECONDS, interval))
+            # A SIGTERM that came between the check in _serve and uvicorn's own handler.
+            if self.stop_requested:
+                server.should_exit = True
             # An arbiter killed outright (SIGKILL) cannot pass SIGTERM on: stop on our own.
             if os.getppid() != self.ppid:
                 log.warning("supervisor is gone; stopping")

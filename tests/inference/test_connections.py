@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.inference.conftest import RunningServer, TrainedModel
+from tests.inference.conftest import RunningServer, TrainedModel, start_server
 
 Serve = Callable[..., RunningServer]
 
@@ -181,3 +181,20 @@ def test_sigterm_closes_idle_connections_and_exits_promptly(
     for connection in idle:
         assert _closed_by_server(connection, within=2)
         connection.close()
+
+
+def test_sigterm_while_the_workers_start_stops_them_promptly(
+    binary_model: TrainedModel,
+) -> None:
+    """SIGTERM as the workers boot (a deployment stopped at once, a replaced worker): a worker
+    that got it before uvicorn installed its own handler used to ignore it, and the arbiter
+    waited its whole 25 s graceful timeout before killing it."""
+    running = start_server(binary_model.base, workers=4)
+    # The arbiter handles signals once it spawns workers: stop it as the first one boots.
+    running.wait_for_log(lambda r: str(r.get("message", "")).startswith("Booting worker"))
+    started = time.monotonic()
+    try:
+        assert running.stop(timeout=20) == 0
+    finally:
+        running.close()
+    assert time.monotonic() - started < 8
